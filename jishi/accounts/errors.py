@@ -1,0 +1,25 @@
+from jishi.core.errors import ErrorCode
+
+
+class AccountError(ErrorCode):
+    USERNAME_TAKEN = "username_taken"
+    USERNAME_INVALID = "username_invalid"
+    PASSWORD_WEAK = "password_weak"
+    PASSWORD_WRONG = "password_wrong"
+    LOGIN_FAILED = "login_failed"
+    PIN_INVALID = "pin_invalid"
+    PIN_WEAK = "pin_weak"
+    PIN_NOT_SET = "pin_not_set"
+    PIN_WRONG = "pin_wrong"
+    PIN_LOCKED = "pin_locked"
+    PHONE_INVALID = "phone_invalid"
+    PROVINCE_INVALID = "province_invalid"
+    ADDRESS_LIMIT = "address_limit"
+    ID_NUMBER_INVALID = "id_number_invalid"
+    ID_NUMBER_USED = "id_number_used"
+    BANK_CARD_INVALID = "bank_card_invalid"
+    VERIFICATION_PENDING = "verification_pending"
+    ALREADY_VERIFIED = "already_verified"
+    NOT_VERIFIED = "not_verified"
+    VERIFICATION_DECIDED = "verification_decided"
+    REASON_REQUIRED = "reason_required"

@@ -1,0 +1,114 @@
+"""The public API under /api/v1 (Django Ninja).
+
+Auth: a browser session (with CSRF) or ``Authorization: Bearer jsk_...`` for programs.
+Every error is ``{"code", "message", "extra"}`` with a 4xx status.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from jishi.core.errors import CoreError, DomainError
+
+
+class TokenAuth(HttpBearer):
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from jishi.accounts.services import api_token_authenticate
+
+        user = api_token_authenticate(key=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class ActiveSessionAuth(SessionAuth):
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        return user if user is not None and user.is_active else None
+
+
+token_auth = TokenAuth()
+session_auth = ActiveSessionAuth(csrf=True)
+AUTH = [token_auth, session_auth]
+
+api = NinjaAPI(
+    title="Jishi API",
+    version="1",
+    description="Jishi (集市) marketplace API. Money is integer fen. Errors are "
+    '{"code", "message", "extra"}.',
+    auth=AUTH,
+    urls_namespace="api",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: Any, **extra: Any):
+    return api.create_response(
+        request, {"code": code, "message": str(message), "extra": extra}, status=status
+    )
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError):
+    return api.create_response(request, exc.as_dict(), status=exc.status_code)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError):
+    from django.utils.translation import gettext as _
+
+    fields = {}
+    for error in exc.errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query",
+                                                                 "path", "form")]
+        fields[".".join(loc) or "body"] = error.get("msg", "")
+    return _error(request, 422, CoreError.VALIDATION, _("The input is not valid."),
+                  fields=fields)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError):
+    from django.utils.translation import gettext as _
+
+    return _error(request, 401, CoreError.NOT_AUTHENTICATED, _("Log in first."))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404):
+    from django.utils.translation import gettext as _
+
+    return _error(request, 404, CoreError.NOT_FOUND, _("Not found."))
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, exc: PermissionDenied):
+    from django.utils.translation import gettext as _
+
+    return _error(request, 403, CoreError.FORBIDDEN, _("You are not allowed to do this."))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError):
+    code = CoreError.RATE_LIMITED if exc.status_code == 429 else "http_error"
+    return _error(request, exc.status_code, code, exc.message)
+
+
+def _register_routers() -> None:
+    from jishi.accounts.api import router as accounts_router
+    from jishi.catalog.api import router as catalog_router
+    from jishi.console.api import router as console_router
+    from jishi.shops.api import router as shops_router
+
+    api.add_router("/accounts", accounts_router)
+    api.add_router("/shops", shops_router)
+    api.add_router("/catalog", catalog_router)
+    api.add_router("/console", console_router)
+
+
+_register_routers()

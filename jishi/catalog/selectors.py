@@ -1,0 +1,126 @@
+"""Catalog reads for the storefront, the seller center and the console."""
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from jishi.catalog.models import Category, Product, ProductImage, Sku
+from jishi.catalog.services import products_visible_q
+from jishi.core.errors import NotFound
+from jishi.shops.permissions import shop_require
+
+KEYWORD_LENGTH_MAX = 50
+SORTS = {
+    "new": ("-listed_at", "-id"),
+    "price_asc": ("price_min_fen", "id"),
+    "price_desc": ("-price_min_fen", "-id"),
+    "sales": ("-sales_count", "-id"),
+}
+
+
+def category_tree() -> list[Category]:
+    """Active top-level categories, each with ``.active_children`` (two queries in all)."""
+    categories = list(Category.objects.filter(is_active=True))
+    by_parent: dict[int | None, list[Category]] = {}
+    for category in categories:
+        by_parent.setdefault(category.parent_id, []).append(category)
+    for category in categories:
+        category.active_children = by_parent.get(category.pk, [])
+    return by_parent.get(None, [])
+
+
+def category_get(*, category_id: int) -> Category:
+    category = Category.objects.filter(pk=category_id, is_active=True).first()
+    if category is None:
+        raise NotFound(message="category")
+    return category
+
+
+def category_descendant_ids(category: Category) -> list[int]:
+    ids, frontier = [category.pk], [category.pk]
+    while frontier:
+        frontier = list(Category.objects.filter(parent_id__in=frontier, is_active=True)
+                        .values_list("pk", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+def category_path(category: Category) -> list[Category]:
+    path = []
+    node: Category | None = category
+    while node is not None:
+        path.append(node)
+        node = node.parent
+    return path[::-1]
+
+
+def category_leaves() -> QuerySet[Category]:
+    return Category.objects.filter(is_active=True, children__isnull=True).select_related(
+        "parent")
+
+
+def _with_listing_data(qs: QuerySet[Product]) -> QuerySet[Product]:
+    return qs.select_related("shop", "category").prefetch_related(
+        Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")))
+
+
+def product_search_public(*, category: Category | None = None, q: str = "",
+                          shop_id: int | None = None, sort: str = "new") -> QuerySet[Product]:
+    """Products buyers may see, filtered by category subtree, keyword and shop."""
+    qs = Product.objects.filter(products_visible_q())
+    if category is not None:
+        qs = qs.filter(category_id__in=category_descendant_ids(category))
+    if shop_id is not None:
+        qs = qs.filter(shop_id=shop_id)
+    for word in (q or "")[:KEYWORD_LENGTH_MAX].split():
+        qs = qs.filter(Q(title__icontains=word) | Q(subtitle__icontains=word)
+                       | Q(brand__icontains=word))
+    return _with_listing_data(qs.order_by(*SORTS.get(sort, SORTS["new"])))
+
+
+def products_featured(*, limit: int = 10) -> list[Product]:
+    return list(_with_listing_data(Product.objects.filter(products_visible_q(),
+                                                          is_featured=True))[:limit])
+
+
+def products_new(*, limit: int = 20) -> list[Product]:
+    return list(_with_listing_data(Product.objects.filter(products_visible_q()).order_by(
+        "-listed_at", "-id"))[:limit])
+
+
+def product_get_public(*, product_id: Any) -> Product:
+    product = None
+    if str(product_id).isdigit():
+        product = _with_listing_data(Product.objects.filter(products_visible_q())).filter(
+            pk=product_id).prefetch_related(
+            Prefetch("skus", queryset=Sku.objects.filter(is_active=True))).first()
+    if product is None:
+        raise NotFound(message="product")
+    return product
+
+
+def product_list_for_staff(*, actor: Any, status: str = "") -> QuerySet[Product]:
+    membership = shop_require(actor, "product.view")
+    qs = Product.objects.filter(shop_id=membership.shop_id)
+    if status:
+        qs = qs.filter(status=status)
+    return _with_listing_data(qs).prefetch_related(
+        Prefetch("skus", queryset=Sku.objects.filter(is_active=True)))
+
+
+def product_get_for_staff(*, actor: Any, product_id: Any) -> Product:
+    product = None
+    if str(product_id).isdigit():
+        product = product_list_for_staff(actor=actor).filter(pk=product_id).first()
+    if product is None:
+        raise NotFound(message="product")
+    return product
+
+
+def product_list_for_console(*, q: str = "", status: str = "") -> QuerySet[Product]:
+    qs = Product.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(title__icontains=q[:KEYWORD_LENGTH_MAX])
+    return _with_listing_data(qs)

@@ -1,0 +1,64 @@
+"""Trade rules: every number in PRODUCT.md's table is a platform setting with a default here.
+
+Operators override a value (PlatformSetting); code reads it with ``rule("name")``.
+"""
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from jishi.core import clock
+
+DEFAULTS: dict[str, Any] = {
+    # account security
+    "payment_pin_attempts_max": 3,
+    "payment_pin_lock_seconds": 3 * 3600,
+    "addresses_max": 20,
+    # catalog
+    "commission_rate_default_bp": 200,  # basis points: 200 = 2 %
+    "product_images_max": 10,
+    "product_skus_max": 200,
+    "sku_stock_max": 10_000_000,
+    "sku_price_fen_max": 100_000_000_00,
+    # shops
+    "shop_staff_max": 50,
+}
+
+_CACHE_KEY = "jishi:rules:v1"
+_CACHE_SECONDS = 30
+
+
+def _overrides() -> dict[str, Any]:
+    values = cache.get(_CACHE_KEY)
+    if values is None:
+        from jishi.core.models import PlatformSetting
+
+        values = dict(PlatformSetting.objects.values_list("key", "value"))
+        cache.set(_CACHE_KEY, values, _CACHE_SECONDS)
+    return values
+
+
+def rule(name: str) -> Any:
+    if name not in DEFAULTS:
+        raise KeyError(f"unknown platform rule {name!r}")
+    return _overrides().get(name, DEFAULTS[name])
+
+
+@transaction.atomic
+def rule_set(*, actor: Any, name: str, value: Any) -> None:
+    from jishi.core.audit import audit_record
+    from jishi.core.models import PlatformSetting
+
+    if name not in DEFAULTS:
+        raise KeyError(f"unknown platform rule {name!r}")
+    if type(value) is not type(DEFAULTS[name]):
+        raise TypeError(f"{name} takes {type(DEFAULTS[name]).__name__}")
+    setting, _ = PlatformSetting.objects.get_or_create(key=name, defaults={"value": value})
+    before = setting.value
+    PlatformSetting.objects.filter(pk=setting.pk).update(
+        value=value, updated_at=clock.now(), updated_by=actor
+    )
+    audit_record(actor=actor, action="rule.set", obj=setting, before={"value": before},
+                 after={"value": value})
+    transaction.on_commit(lambda: cache.delete(_CACHE_KEY))

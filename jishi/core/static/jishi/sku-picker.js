@@ -1,0 +1,63 @@
+// SKU picker on the product page: choose one value per spec, see that SKU's price and stock.
+(function () {
+  const node = document.getElementById("sku-data");
+  if (!node) return;
+  const skus = JSON.parse(node.textContent);
+  const chosen = {};
+  const specRows = Array.from(document.querySelectorAll(".spec-row[data-spec]"));
+  const names = specRows.map((r) => r.dataset.spec);
+  const yuan = (fen) => (fen / 100).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const priceEl = document.getElementById("price");
+  const stockEl = document.getElementById("stock");
+  const listEl = document.getElementById("list-price");
+  const skuInput = document.getElementById("sku-id");
+  const qty = document.getElementById("qty");
+
+  function matches(sku, extra) {
+    const want = Object.assign({}, chosen, extra || {});
+    return Object.keys(want).every((k) => sku.specs[k] === want[k]);
+  }
+  function refresh() {
+    document.querySelectorAll(".spec-option").forEach((btn) => {
+      const name = btn.dataset.name, value = btn.dataset.value;
+      btn.classList.toggle("on", chosen[name] === value);
+      const rest = Object.assign({}, chosen); delete rest[name];
+      const ok = skus.some((s) => s.stock > 0 && Object.keys(rest).every((k) => s.specs[k] === rest[k]) && s.specs[name] === value);
+      btn.disabled = !ok;
+    });
+    const candidates = skus.filter((s) => matches(s));
+    const complete = names.every((n) => chosen[n] !== undefined);
+    if (complete && candidates.length === 1) {
+      const sku = candidates[0];
+      priceEl.textContent = yuan(sku.price_fen);
+      stockEl.textContent = sku.stock;
+      listEl.textContent = sku.list_price_fen ? "¥" + yuan(sku.list_price_fen) : "";
+      skuInput.value = sku.id;
+      qty.max = sku.stock;
+    } else if (candidates.length) {
+      const prices = candidates.map((s) => s.price_fen);
+      const lo = Math.min(...prices), hi = Math.max(...prices);
+      priceEl.textContent = lo === hi ? yuan(lo) : yuan(lo) + " - " + yuan(hi);
+      stockEl.textContent = candidates.reduce((a, s) => a + s.stock, 0);
+      listEl.textContent = "";
+      skuInput.value = skus.length === 1 ? skus[0].id : "";
+    }
+  }
+  document.querySelectorAll(".spec-option").forEach((btn) =>
+    btn.addEventListener("click", () => {
+      const name = btn.dataset.name, value = btn.dataset.value;
+      if (chosen[name] === value) delete chosen[name]; else chosen[name] = value;
+      refresh();
+    }));
+  document.querySelectorAll(".qty button").forEach((btn) =>
+    btn.addEventListener("click", () => {
+      const max = parseInt(qty.max || "999999", 10);
+      qty.value = Math.min(max, Math.max(1, (parseInt(qty.value, 10) || 1) + parseInt(btn.dataset.step, 10)));
+    }));
+  document.querySelectorAll("[data-thumb]").forEach((img) =>
+    img.addEventListener("mouseenter", () => {
+      document.getElementById("main-img").src = img.src;
+      document.querySelectorAll("[data-thumb]").forEach((i) => i.classList.toggle("on", i === img));
+    }));
+  refresh();
+})();

@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from jishi.core import clock
+
+
+class ShopType(models.TextChoices):
+    C2C = "C2C", _("Individual shop (C2C)")
+    B2C = "B2C", _("Brand store (B2C)")
+    B2B = "B2B", _("Wholesale (B2B)")
+
+
+class ShopStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+    SUSPENDED = "suspended", _("Suspended by the platform")
+
+
+class Shop(models.Model):
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="owned_shop")
+    name = models.CharField(_("shop name"), max_length=30)
+    shop_type = models.CharField(_("shop type"), max_length=3, choices=ShopType.choices,
+                                 default=ShopType.C2C)
+    logo = models.FileField(_("logo"), upload_to="shops/logos/", blank=True)
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+    province = models.CharField(_("province"), max_length=16, blank=True)
+    city = models.CharField(_("city"), max_length=32, blank=True)
+    status = models.CharField(max_length=10, choices=ShopStatus.choices,
+                              default=ShopStatus.OPEN, db_index=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), name="shop_name_unique_ci")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffRole(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    SERVICE = "service", _("Customer service")
+    WAREHOUSE = "warehouse", _("Warehouse")
+
+
+class ShopStaff(models.Model):
+    """Who works for a shop and in which role (子账号). The owner has a row too."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="staff")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="shop_membership")
+    role = models.CharField(max_length=10, choices=StaffRole.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.shop_id} ({self.role})"
