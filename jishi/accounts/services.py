@@ -10,7 +10,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from jishi.accounts import validators as v
@@ -36,8 +36,13 @@ from jishi.core.validation import clean_text
 API_TOKEN_PREFIX = "jsk_"
 
 
+def _time_text(moment) -> str:
+    """A time for a message the user reads, in the site's time zone (not UTC)."""
+    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
 def _now_text() -> str:
-    return formats.date_format(clock.now(), "Y-m-d H:i")
+    return _time_text(clock.now())
 
 
 def _password_check(password: str, user: User | None, field: str = "password") -> None:
@@ -162,7 +167,7 @@ def _payment_pin_attempt(*, user: User, pin: str) -> DomainError | None:
         return Locked(
             AccountError.PIN_LOCKED,
             _("Payments are locked after too many wrong PINs. Try again after %(until)s.")
-            % {"until": formats.date_format(record.locked_until, "Y-m-d H:i")},
+            % {"until": _time_text(record.locked_until)},
             locked_until=record.locked_until.isoformat(),
         )
     if check_password(pin, record.pin_hash):
@@ -181,12 +186,12 @@ def _payment_pin_attempt(*, user: User, pin: str) -> DomainError | None:
                      after={"locked_until": record.locked_until.isoformat()})
         notify(user=user, kind="pin_locked", params={
             "attempts": attempts_max,
-            "until": formats.date_format(record.locked_until, "Y-m-d H:i"),
+            "until": _time_text(record.locked_until),
         })
         return Locked(
             AccountError.PIN_LOCKED,
             _("Wrong payment PIN. Payments are locked until %(until)s.")
-            % {"until": formats.date_format(record.locked_until, "Y-m-d H:i")},
+            % {"until": _time_text(record.locked_until)},
             locked_until=record.locked_until.isoformat(),
         )
     record.save(update_fields=["failed_attempts"])

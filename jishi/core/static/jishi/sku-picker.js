@@ -12,6 +12,7 @@
   const listEl = document.getElementById("list-price");
   const skuInput = document.getElementById("sku-id");
   const qty = document.getElementById("qty");
+  const hint = document.getElementById("sku-hint");
 
   function matches(sku, extra) {
     const want = Object.assign({}, chosen, extra || {});
@@ -34,6 +35,7 @@
       listEl.textContent = sku.list_price_fen ? "¥" + yuan(sku.list_price_fen) : "";
       skuInput.value = sku.id;
       qty.max = sku.stock;
+      if (hint) hint.hidden = true;
     } else if (candidates.length) {
       const prices = candidates.map((s) => s.price_fen);
       const lo = Math.min(...prices), hi = Math.max(...prices);
@@ -41,6 +43,7 @@
       stockEl.textContent = candidates.reduce((a, s) => a + s.stock, 0);
       listEl.textContent = "";
       skuInput.value = skus.length === 1 ? skus[0].id : "";
+      if (hint) hint.hidden = false;
     }
   }
   document.querySelectorAll(".spec-option").forEach((btn) =>
