@@ -29,6 +29,14 @@ class TokenAuth(HttpBearer):
 
 
 class ActiveSessionAuth(SessionAuth):
+    """The browser session; CSRF is checked only when there is a logged-in session, so an
+    anonymous or bad-token request gets 401 rather than a CSRF 403."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
         return user if user is not None and user.is_active else None
@@ -65,11 +73,13 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError):
 
     fields = {}
     for error in exc.errors:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query",
-                                                                 "path", "form")]
+        loc = [
+            str(p)
+            for p in error.get("loc", ())
+            if p not in ("body", "payload", "query", "path", "form")
+        ]
         fields[".".join(loc) or "body"] = error.get("msg", "")
-    return _error(request, 422, CoreError.VALIDATION, _("The input is not valid."),
-                  fields=fields)
+    return _error(request, 422, CoreError.VALIDATION, _("The input is not valid."), fields=fields)
 
 
 @api.exception_handler(AuthenticationError)
@@ -95,8 +105,25 @@ def on_forbidden(request: HttpRequest, exc: PermissionDenied):
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError):
-    code = CoreError.RATE_LIMITED if exc.status_code == 429 else "http_error"
-    return _error(request, exc.status_code, code, exc.message)
+    from django.utils.translation import gettext as _
+
+    if exc.status_code == 403 and "CSRF" in str(exc.message):
+        return _error(
+            request,
+            403,
+            CoreError.CSRF_FAILED,
+            _("The CSRF token is missing or wrong. Reload the page and try again."),
+        )
+    if exc.status_code == 400:
+        return _error(
+            request,
+            400,
+            CoreError.BODY_INVALID,
+            _("The request body could not be read (send valid JSON)."),
+        )
+    if exc.status_code == 429:
+        return _error(request, 429, CoreError.RATE_LIMITED, _("Too many requests; slow down."))
+    return _error(request, exc.status_code, "http_error", exc.message)
 
 
 def _register_routers() -> None:

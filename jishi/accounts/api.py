@@ -3,10 +3,10 @@ real-name verification, bank card and API tokens."""
 
 from datetime import datetime
 
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
@@ -126,8 +126,15 @@ class NotificationOut(Schema):
     read_at: datetime | None
 
 
+NOTIFICATION_IDS_MAX = 1000
+
+
 class NotificationsReadIn(Schema):
-    ids: list[Id] | None = None
+    ids: list[Id] | None = Field(
+        None,
+        max_length=NOTIFICATION_IDS_MAX,
+        description="Leave out to mark every notification read.",
+    )
 
 
 class VerificationIn(Schema):
@@ -196,7 +203,9 @@ def _me(user) -> dict:
             "shop_id": membership.shop_id,
             "shop_name": membership.shop.name,
             "role": membership.role,
-        } if membership else None,
+        }
+        if membership
+        else None,
         "payment_pin": {"is_set": pin.is_set, "locked_until": pin.locked_until},
     }
 
@@ -207,8 +216,12 @@ def _me(user) -> dict:
 @router.post("/register", auth=None, response={201: UserOut, **errors(400)})
 def register(request: HttpRequest, payload: RegisterIn):
     """Create a buyer account. Log in separately."""
-    user = services.user_register(username=payload.username, password=payload.password,
-                                  phone=payload.phone, email=payload.email)
+    user = services.user_register(
+        username=payload.username,
+        password=payload.password,
+        phone=payload.phone,
+        email=payload.email,
+    )
     return Status(201, user)
 
 
@@ -230,8 +243,9 @@ def login_session(request: HttpRequest, payload: LoginIn):
     """
     if check_csrf(request) is not None:
         raise HttpError(403, "CSRF check Failed")
-    user = services.user_authenticate(request=request, username=payload.username,
-                                      password=payload.password)
+    user = services.user_authenticate(
+        request=request, username=payload.username, password=payload.password
+    )
     login(request, user)
     return _me(user)
 
@@ -250,10 +264,11 @@ def me(request: HttpRequest):
 @router.post("/password", response={200: OkOut, **auth_errors(400)})
 def password_change(request: HttpRequest, payload: PasswordIn):
     user = acting_user(request)
-    services.password_change(user=user, old_password=payload.old_password,
-                             new_password=payload.new_password)
-    if getattr(request, "session", None) is not None and request.user.is_authenticated:
-        update_session_auth_hash(request, user)  # this session stays logged in
+    services.password_change(
+        user=user, old_password=payload.old_password, new_password=payload.new_password
+    )
+    if request.session.get(SESSION_KEY):  # a browser session (not a token) stays logged in
+        update_session_auth_hash(request, user)
     return {"ok": True}
 
 
@@ -263,8 +278,7 @@ def password_change(request: HttpRequest, payload: PasswordIn):
 @router.post("/payment-pin", response={200: OkOut, **auth_errors(400)})
 def payment_pin_set(request: HttpRequest, payload: PinSetIn):
     """Set or change the 6-digit payment PIN; the login password confirms it."""
-    services.payment_pin_set(user=acting_user(request), password=payload.password,
-                             pin=payload.pin)
+    services.payment_pin_set(user=acting_user(request), password=payload.password, pin=payload.pin)
     return {"ok": True}
 
 
@@ -292,8 +306,9 @@ def address_create(request: HttpRequest, payload: AddressIn):
 
 @router.put("/addresses/{address_id}", response={200: AddressOut, **auth_errors(400, 404)})
 def address_update(request: HttpRequest, address_id: Id, payload: AddressIn):
-    return services.address_update(user=acting_user(request), address_id=address_id,
-                                   **payload.model_dump())
+    return services.address_update(
+        user=acting_user(request), address_id=address_id, **payload.model_dump()
+    )
 
 
 @router.delete("/addresses/{address_id}", response={204: None, **auth_errors(404)})
@@ -364,16 +379,23 @@ def token_list(request: HttpRequest):
 @router.post("/tokens", response={201: TokenCreatedOut, **auth_errors(400)})
 def token_create(request: HttpRequest, payload: TokenIn):
     """Create a token for programs. The key is shown this once; keep it secret."""
-    token, key = services.api_token_create(user=acting_user(request), password=payload.password,
-                                           name=payload.name)
-    return Status(201, {
-        "id": token.pk, "name": token.name, "prefix": token.prefix,
-        "created_at": token.created_at, "last_used_at": token.last_used_at, "key": key,
-    })
+    token, key = services.api_token_create(
+        user=acting_user(request), password=payload.password, name=payload.name
+    )
+    return Status(
+        201,
+        {
+            "id": token.pk,
+            "name": token.name,
+            "prefix": token.prefix,
+            "created_at": token.created_at,
+            "last_used_at": token.last_used_at,
+            "key": key,
+        },
+    )
 
 
 @router.delete("/tokens/{token_id}", response={204: None, **auth_errors(404)})
 def token_revoke(request: HttpRequest, token_id: Id):
     services.api_token_revoke(user=acting_user(request), token_id=token_id)
     return Status(204, None)
-

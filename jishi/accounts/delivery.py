@@ -16,14 +16,17 @@ log = logging.getLogger("jishi.notifications")
 
 class LogBackend:
     def deliver(self, notification: Any) -> None:
-        log.info("notify user=%s kind=%s %s", notification.user_id, notification.kind,
-                 notification.title)
+        log.info(
+            "notify user=%s kind=%s %s", notification.user_id, notification.kind, notification.title
+        )
 
 
 class ConsoleBackend:
     def deliver(self, notification: Any) -> None:
-        print(f"[notification] to {notification.user.username}: "
-              f"{notification.title} — {notification.body}")
+        print(
+            f"[notification] to {notification.user.username}: "
+            f"{notification.title} — {notification.body}"
+        )
 
 
 class MemoryBackend:
@@ -43,8 +46,8 @@ def backend() -> Any:
 def deliver_notification(payload: dict[str, Any]) -> None:
     from jishi.accounts.models import Notification
 
-    notification = Notification.objects.select_related("user").filter(
-        pk=payload["notification_id"]
-    ).first()
+    notification = (
+        Notification.objects.select_related("user").filter(pk=payload["notification_id"]).first()
+    )
     if notification is not None:
         backend().deliver(notification)

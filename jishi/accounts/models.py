@@ -36,8 +36,9 @@ class PaymentPin(models.Model):
     Failed attempts are counted here (not in memory) so a restart does not reset a lockout.
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="payment_pin")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_pin"
+    )
     pin_hash = models.CharField(max_length=256)
     failed_attempts = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
@@ -53,8 +54,9 @@ class Notification(models.Model):
     Stored as a kind plus parameters and rendered in the reader's language.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     kind = models.CharField(max_length=48)
     params = models.JSONField(default=dict, blank=True)
     link = models.CharField(max_length=200, blank=True)
@@ -84,8 +86,9 @@ class Notification(models.Model):
 class Address(models.Model):
     """A Chinese shipping address: province / city / district / detail, recipient, phone."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="addresses")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses"
+    )
     recipient = models.CharField(_("recipient"), max_length=25)
     phone = models.CharField(_("phone"), max_length=20)
     province = models.CharField(_("province"), max_length=16)
@@ -116,19 +119,25 @@ class VerificationStatus(models.TextChoices):
 class RealNameVerification(models.Model):
     """A seller's real-name record. The ID and card numbers are kept only masked + keyed hash."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="verifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verifications"
+    )
     real_name = models.CharField(_("real name"), max_length=30)
     id_number_masked = models.CharField(max_length=18)
     id_number_hash = models.CharField(max_length=64, db_index=True)
     bank_name = models.CharField(_("bank"), max_length=40)
     bank_card_masked = models.CharField(max_length=23)
     bank_card_hash = models.CharField(max_length=64)
-    status = models.CharField(max_length=10, choices=VerificationStatus.choices,
-                              default=VerificationStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=10,
+        choices=VerificationStatus.choices,
+        default=VerificationStatus.PENDING,
+        db_index=True,
+    )
     reason = models.CharField(max_length=200, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=clock.now)
 
@@ -142,8 +151,9 @@ class RealNameVerification(models.Model):
 class BankCard(models.Model):
     """The card a seller's withdrawals go to; changing it is a sensitive change."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="bank_cards")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bank_cards"
+    )
     holder_name = models.CharField(max_length=30)
     bank_name = models.CharField(max_length=40)
     card_masked = models.CharField(max_length=23)
@@ -153,8 +163,11 @@ class BankCard(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user"], condition=models.Q(is_active=True),
-                                    name="one_active_bank_card_per_user")
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(is_active=True),
+                name="one_active_bank_card_per_user",
+            )
         ]
 
     def __str__(self) -> str:
@@ -164,8 +177,9 @@ class BankCard(models.Model):
 class ApiToken(models.Model):
     """A token for programs (``Authorization: Bearer jsk_...``); only its hash is stored."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=60)
     prefix = models.CharField(max_length=12)
     key_hash = models.CharField(max_length=64, unique=True)

@@ -21,8 +21,10 @@ KINDS: dict[str, tuple[Any, Any]] = {
     ),
     "pin_locked": (
         _("Payments locked"),
-        _("The payment PIN was entered wrongly %(attempts)s times. "
-          "Payments are locked until %(until)s."),
+        _(
+            "The payment PIN was entered wrongly %(attempts)s times. "
+            "Payments are locked until %(until)s."
+        ),
     ),
     "bank_card_changed": (
         _("Bank card changed"),
@@ -78,8 +80,6 @@ def notify(*, user: Any, kind: str, params: dict[str, Any] | None = None, link: 
 
     if kind not in KINDS:
         raise KeyError(f"unknown notification kind {kind!r}")
-    notification = Notification.objects.create(
-        user=user, kind=kind, params=params or {}, link=link
-    )
+    notification = Notification.objects.create(user=user, kind=kind, params=params or {}, link=link)
     outbox_enqueue(topic="notification.deliver", payload={"notification_id": notification.pk})
     return notification

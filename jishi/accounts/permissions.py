@@ -25,5 +25,6 @@ def operator_can(user: Any, permission: str) -> bool:
 
 def operator_require(user: Any, permission: str) -> None:
     if not operator_can(user, permission):
-        raise Forbidden(CoreError.FORBIDDEN, _("Your operator role does not allow this."),
-                        permission=permission)
+        raise Forbidden(
+            CoreError.FORBIDDEN, _("Your operator role does not allow this."), permission=permission
+        )

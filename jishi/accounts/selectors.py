@@ -49,7 +49,8 @@ def verification_latest(*, user: User) -> RealNameVerification | None:
 
 def user_is_verified(*, user: User) -> bool:
     return RealNameVerification.objects.filter(
-        user=user, status=VerificationStatus.VERIFIED).exists()
+        user=user, status=VerificationStatus.VERIFIED
+    ).exists()
 
 
 def verification_queue(*, status: str = VerificationStatus.PENDING):
@@ -79,8 +80,12 @@ def payment_pin_status(*, user: User) -> PinStatus:
     locked_until = record.locked_until
     if locked_until is not None and locked_until <= clock.now():
         locked_until = None
-    return PinStatus(is_set=True, locked_until=locked_until,
-                     failed_attempts=record.failed_attempts, updated_at=record.updated_at)
+    return PinStatus(
+        is_set=True,
+        locked_until=locked_until,
+        failed_attempts=record.failed_attempts,
+        updated_at=record.updated_at,
+    )
 
 
 def address_get_for_user(*, user: User, address_id: int) -> Address:

@@ -54,8 +54,9 @@ def _password_check(password: str, user: User | None, field: str = "password") -
 
 def _password_confirm(user: User, password: str) -> None:
     if not user.check_password(password or ""):
-        raise field_error("password", _("The login password is wrong."),
-                          AccountError.PASSWORD_WRONG)
+        raise field_error(
+            "password", _("The login password is wrong."), AccountError.PASSWORD_WRONG
+        )
 
 
 # --- registration and login -------------------------------------------------------------------
@@ -74,8 +75,9 @@ def user_register(*, username: str, password: str, phone: str = "", email: str =
         raise field_error("username", _("This username is taken."), AccountError.USERNAME_TAKEN)
     phone = (phone or "").strip()
     if phone and not v.phone_is_valid(phone):
-        raise field_error("phone", _("Enter a valid mobile phone number."),
-                          AccountError.PHONE_INVALID)
+        raise field_error(
+            "phone", _("Enter a valid mobile phone number."), AccountError.PHONE_INVALID
+        )
     email = clean_text(email, field="email", max_length=254, required=False)
     candidate = User(username=username, phone=phone, email=email)
     _password_check(password, candidate)
@@ -84,8 +86,9 @@ def user_register(*, username: str, password: str, phone: str = "", email: str =
         with transaction.atomic():
             candidate.save()
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise field_error("username", _("This username is taken."),
-                          AccountError.USERNAME_TAKEN) from exc
+        raise field_error(
+            "username", _("This username is taken."), AccountError.USERNAME_TAKEN
+        ) from exc
     audit_record(actor=candidate, action="user.register", obj=candidate)
     return candidate
 
@@ -126,11 +129,15 @@ def payment_pin_set(*, user: User, password: str, pin: str) -> None:
     _password_confirm(user, password)
     pin = (pin or "").strip()
     if not (len(pin) == 6 and pin.isdigit() and pin.isascii()):
-        raise field_error("pin", _("The payment PIN is exactly 6 digits."),
-                          AccountError.PIN_INVALID)
+        raise field_error(
+            "pin", _("The payment PIN is exactly 6 digits."), AccountError.PIN_INVALID
+        )
     if v.pin_is_weak(pin):
-        raise field_error("pin", _("This PIN is too easy to guess (repeated or sequential "
-                                   "digits)."), AccountError.PIN_WEAK)
+        raise field_error(
+            "pin",
+            _("This PIN is too easy to guess (repeated or sequential digits)."),
+            AccountError.PIN_WEAK,
+        )
     existing = PaymentPin.objects.select_for_update().filter(user=user).first()
     if existing is None:
         PaymentPin.objects.create(user=user, pin_hash=make_password(pin))
@@ -182,12 +189,20 @@ def _payment_pin_attempt(*, user: User, pin: str) -> DomainError | None:
         record.locked_until = now + timedelta(seconds=rule("payment_pin_lock_seconds"))
         record.failed_attempts = 0
         record.save(update_fields=["failed_attempts", "locked_until"])
-        audit_record(actor=user, action="payment_pin.locked", obj=user,
-                     after={"locked_until": record.locked_until.isoformat()})
-        notify(user=user, kind="pin_locked", params={
-            "attempts": attempts_max,
-            "until": _time_text(record.locked_until),
-        })
+        audit_record(
+            actor=user,
+            action="payment_pin.locked",
+            obj=user,
+            after={"locked_until": record.locked_until.isoformat()},
+        )
+        notify(
+            user=user,
+            kind="pin_locked",
+            params={
+                "attempts": attempts_max,
+                "until": _time_text(record.locked_until),
+            },
+        )
         return Locked(
             AccountError.PIN_LOCKED,
             _("Wrong payment PIN. Payments are locked until %(until)s.")
@@ -196,9 +211,11 @@ def _payment_pin_attempt(*, user: User, pin: str) -> DomainError | None:
         )
     record.save(update_fields=["failed_attempts"])
     left = attempts_max - record.failed_attempts
-    return DomainError(AccountError.PIN_WRONG,
-                       _("Wrong payment PIN. %(left)d attempts left.") % {"left": left},
-                       attempts_left=left)
+    return DomainError(
+        AccountError.PIN_WRONG,
+        _("Wrong payment PIN. %(left)d attempts left.") % {"left": left},
+        attempts_left=left,
+    )
 
 
 # --- addresses --------------------------------------------------------------------------------
@@ -214,17 +231,21 @@ def _address_clean(data: dict[str, Any]) -> dict[str, Any]:
         "city": clean_text(data.get("city"), field="city", max_length=32),
         "district": clean_text(data.get("district"), field="district", max_length=32),
         "detail": clean_text(data.get("detail"), field="detail", max_length=120),
-        "postal_code": clean_text(data.get("postal_code"), field="postal_code", max_length=6,
-                                  required=False),
+        "postal_code": clean_text(
+            data.get("postal_code"), field="postal_code", max_length=6, required=False
+        ),
     }
     if not v.phone_is_valid(clean["phone"]):
-        raise field_error("phone", _("Enter a valid mobile or landline number."),
-                          AccountError.PHONE_INVALID)
+        raise field_error(
+            "phone", _("Enter a valid mobile or landline number."), AccountError.PHONE_INVALID
+        )
     if clean["province"] not in v.PROVINCES:
-        raise field_error("province", _("Choose a province from the list."),
-                          AccountError.PROVINCE_INVALID)
-    if clean["postal_code"] and not (len(clean["postal_code"]) == 6
-                                     and clean["postal_code"].isdigit()):
+        raise field_error(
+            "province", _("Choose a province from the list."), AccountError.PROVINCE_INVALID
+        )
+    if clean["postal_code"] and not (
+        len(clean["postal_code"]) == 6 and clean["postal_code"].isdigit()
+    ):
         raise field_error("postal_code", _("A postal code is 6 digits."))
     return clean
 
@@ -235,8 +256,10 @@ def address_create(*, user: User, is_default: bool = False, **data: Any) -> Addr
     existing = Address.objects.select_for_update().filter(user=user)
     count = existing.count()
     if count >= rule("addresses_max"):
-        raise DomainError(AccountError.ADDRESS_LIMIT,
-                          _("You can keep at most %(n)d addresses.") % {"n": rule("addresses_max")})
+        raise DomainError(
+            AccountError.ADDRESS_LIMIT,
+            _("You can keep at most %(n)d addresses.") % {"n": rule("addresses_max")},
+        )
     make_default = is_default or count == 0
     if make_default:
         existing.update(is_default=False)
@@ -251,8 +274,9 @@ def _address_own(user: User, address_id: int) -> Address:
 
 
 @transaction.atomic
-def address_update(*, user: User, address_id: int, is_default: bool = False,
-                   **data: Any) -> Address:
+def address_update(
+    *, user: User, address_id: int, is_default: bool = False, **data: Any
+) -> Address:
     address = _address_own(user, address_id)
     for key, value in _address_clean(data).items():
         setattr(address, key, value)
@@ -290,54 +314,72 @@ def _card_clean(bank_name: str, card_number: str) -> tuple[str, str]:
     bank_name = clean_text(bank_name, field="bank_name", max_length=40)
     card_number = (card_number or "").replace(" ", "")
     if not v.bank_card_is_valid(card_number):
-        raise field_error("bank_card", _("Enter a valid bank card number."),
-                          AccountError.BANK_CARD_INVALID)
+        raise field_error(
+            "bank_card", _("Enter a valid bank card number."), AccountError.BANK_CARD_INVALID
+        )
     return bank_name, card_number
 
 
 @transaction.atomic
-def verification_submit(*, user: User, real_name: str, id_number: str, bank_name: str,
-                        bank_card: str) -> RealNameVerification:
+def verification_submit(
+    *, user: User, real_name: str, id_number: str, bank_name: str, bank_card: str
+) -> RealNameVerification:
     User.objects.select_for_update().filter(pk=user.pk).first()  # one submission at a time
     latest = RealNameVerification.objects.filter(user=user).order_by("-id").first()
     if latest and latest.status == VerificationStatus.PENDING:
-        raise DomainError(AccountError.VERIFICATION_PENDING,
-                          _("Your verification is already waiting for review."))
+        raise DomainError(
+            AccountError.VERIFICATION_PENDING, _("Your verification is already waiting for review.")
+        )
     if latest and latest.status == VerificationStatus.VERIFIED:
         raise DomainError(AccountError.ALREADY_VERIFIED, _("You are already verified."))
     real_name = clean_text(real_name, field="real_name", max_length=30)
     id_number = (id_number or "").strip().upper()
     if not v.id_number_is_valid(id_number):
-        raise field_error("id_number", _("Enter a valid 18-character resident ID number."),
-                          AccountError.ID_NUMBER_INVALID)
+        raise field_error(
+            "id_number",
+            _("Enter a valid 18-character resident ID number."),
+            AccountError.ID_NUMBER_INVALID,
+        )
     id_hash = v.secret_hash(id_number)
-    if RealNameVerification.objects.filter(id_number_hash=id_hash).exclude(user=user).exclude(
-        status=VerificationStatus.REJECTED
-    ).exists():
-        raise field_error("id_number", _("This ID number is used by another account."),
-                          AccountError.ID_NUMBER_USED)
+    if (
+        RealNameVerification.objects.filter(id_number_hash=id_hash)
+        .exclude(user=user)
+        .exclude(status=VerificationStatus.REJECTED)
+        .exists()
+    ):
+        raise field_error(
+            "id_number",
+            _("This ID number is used by another account."),
+            AccountError.ID_NUMBER_USED,
+        )
     bank_name, card_number = _card_clean(bank_name, bank_card)
     record = RealNameVerification.objects.create(
-        user=user, real_name=real_name, id_number_masked=v.id_number_mask(id_number),
-        id_number_hash=id_hash, bank_name=bank_name,
+        user=user,
+        real_name=real_name,
+        id_number_masked=v.id_number_mask(id_number),
+        id_number_hash=id_hash,
+        bank_name=bank_name,
         bank_card_masked=v.bank_card_mask(card_number),
         bank_card_hash=v.secret_hash(card_number),
     )
-    audit_record(actor=user, action="verification.submit", obj=record,
-                 after={"status": record.status})
+    audit_record(
+        actor=user, action="verification.submit", obj=record, after={"status": record.status}
+    )
     return record
 
 
 @transaction.atomic
-def verification_decide(*, operator: User, verification_id: int, approve: bool,
-                        reason: str = "") -> RealNameVerification:
+def verification_decide(
+    *, operator: User, verification_id: int, approve: bool, reason: str = ""
+) -> RealNameVerification:
     operator_require(operator, "verification.decide")
     record = RealNameVerification.objects.select_for_update().filter(pk=verification_id).first()
     if record is None:
         raise NotFound(message=_("Verification not found."))
     if record.status != VerificationStatus.PENDING:
-        raise DomainError(AccountError.VERIFICATION_DECIDED,
-                          _("This verification was already decided."))
+        raise DomainError(
+            AccountError.VERIFICATION_DECIDED, _("This verification was already decided.")
+        )
     reason = clean_text(reason, field="reason", max_length=200, required=not approve)
     before = record.status
     record.status = VerificationStatus.VERIFIED if approve else VerificationStatus.REJECTED
@@ -347,23 +389,40 @@ def verification_decide(*, operator: User, verification_id: int, approve: bool,
     record.save()
     if approve:
         BankCard.objects.filter(user=record.user, is_active=True).update(is_active=False)
-        BankCard.objects.create(user=record.user, holder_name=record.real_name,
-                                bank_name=record.bank_name, card_masked=record.bank_card_masked,
-                                card_hash=record.bank_card_hash)
+        BankCard.objects.create(
+            user=record.user,
+            holder_name=record.real_name,
+            bank_name=record.bank_name,
+            card_masked=record.bank_card_masked,
+            card_hash=record.bank_card_hash,
+        )
         notify(user=record.user, kind="verification_verified", link="/seller/")
     else:
-        notify(user=record.user, kind="verification_rejected", params={"reason": reason},
-               link="/seller/verify/")
-    audit_record(actor=operator, action="verification.decide", obj=record,
-                 before={"status": before}, after={"status": record.status}, reason=reason)
+        notify(
+            user=record.user,
+            kind="verification_rejected",
+            params={"reason": reason},
+            link="/seller/verify/",
+        )
+    audit_record(
+        actor=operator,
+        action="verification.decide",
+        obj=record,
+        before={"status": before},
+        after={"status": record.status},
+        reason=reason,
+    )
     return record
 
 
 @transaction.atomic
 def bank_card_change(*, user: User, password: str, bank_name: str, card_number: str) -> BankCard:
     _password_confirm(user, password)
-    verified = RealNameVerification.objects.filter(
-        user=user, status=VerificationStatus.VERIFIED).order_by("-id").first()
+    verified = (
+        RealNameVerification.objects.filter(user=user, status=VerificationStatus.VERIFIED)
+        .order_by("-id")
+        .first()
+    )
     if verified is None:
         raise DomainError(AccountError.NOT_VERIFIED, _("Complete real-name verification first."))
     bank_name, card_number = _card_clean(bank_name, card_number)
@@ -371,14 +430,25 @@ def bank_card_change(*, user: User, password: str, bank_name: str, card_number: 
     if old:
         old.is_active = False
         old.save(update_fields=["is_active"])
-    card = BankCard.objects.create(user=user, holder_name=verified.real_name, bank_name=bank_name,
-                                   card_masked=v.bank_card_mask(card_number),
-                                   card_hash=v.secret_hash(card_number))
-    audit_record(actor=user, action="bank_card.change", obj=card,
-                 before={"card": old.card_masked if old else None},
-                 after={"card": card.card_masked})
-    notify(user=user, kind="bank_card_changed",
-           params={"bank": bank_name, "card": card.card_masked, "time": _now_text()})
+    card = BankCard.objects.create(
+        user=user,
+        holder_name=verified.real_name,
+        bank_name=bank_name,
+        card_masked=v.bank_card_mask(card_number),
+        card_hash=v.secret_hash(card_number),
+    )
+    audit_record(
+        actor=user,
+        action="bank_card.change",
+        obj=card,
+        before={"card": old.card_masked if old else None},
+        after={"card": card.card_masked},
+    )
+    notify(
+        user=user,
+        kind="bank_card_changed",
+        params={"bank": bank_name, "card": card.card_masked, "time": _now_text()},
+    )
     return card
 
 
@@ -406,8 +476,9 @@ def api_token_create(*, user: User, password: str, name: str) -> tuple[ApiToken,
     _password_confirm(user, password)
     name = clean_text(name, field="name", max_length=60)
     key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=key[:10],
-                                    key_hash=_token_hash(key))
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=key[:10], key_hash=_token_hash(key)
+    )
     audit_record(actor=user, action="api_token.create", obj=token)
     notify(user=user, kind="api_token_created", params={"name": name, "time": _now_text()})
     return token, key
@@ -426,8 +497,11 @@ def api_token_revoke(*, user: User, token_id: int) -> None:
 def api_token_authenticate(*, key: str) -> User | None:
     if not key.startswith(API_TOKEN_PREFIX):
         return None
-    token = ApiToken.objects.select_related("user").filter(
-        key_hash=_token_hash(key), revoked_at__isnull=True).first()
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     now = clock.now()

@@ -8,14 +8,17 @@ from jishi.shops.models import Shop
 class Category(models.Model):
     """A node of the category tree (at most 3 levels); products hang on leaves."""
 
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     name = models.CharField(_("name"), max_length=20)
     name_en = models.CharField(_("English name"), max_length=40, blank=True)
     icon = models.CharField(max_length=8, blank=True)
     commission_rate_bp = models.PositiveIntegerField(
-        _("commission rate (basis points)"), default=200,
-        help_text=_("200 = 2 %; frozen on each order line at the time of sale."))
+        _("commission rate (basis points)"),
+        default=200,
+        help_text=_("200 = 2 %; frozen on each order line at the time of sale."),
+    )
     position = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True)
 
@@ -52,12 +55,14 @@ class Product(models.Model):
     brand = models.CharField(_("brand"), max_length=40, blank=True)
     attributes = models.JSONField(_("attributes"), default=list, blank=True)
     spec_names = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=10, choices=ProductStatus.choices,
-                              default=ProductStatus.DRAFT, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=ProductStatus.choices, default=ProductStatus.DRAFT, db_index=True
+    )
     ban_reason = models.CharField(max_length=200, blank=True)
     is_featured = models.BooleanField(default=False)
-    stock_deduction = models.CharField(max_length=8, choices=StockDeduction.choices,
-                                       default=StockDeduction.AT_ORDER)
+    stock_deduction = models.CharField(
+        max_length=8, choices=StockDeduction.choices, default=StockDeduction.AT_ORDER
+    )
     # Summaries kept by the catalog services so listings need no aggregate queries.
     price_min_fen = models.PositiveBigIntegerField(default=0)
     stock_total = models.PositiveBigIntegerField(default=0)
@@ -68,8 +73,10 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "category"]),
-                   models.Index(fields=["shop", "status"])]
+        indexes = [
+            models.Index(fields=["status", "category"]),
+            models.Index(fields=["shop", "status"]),
+        ]
 
     def __str__(self) -> str:
         return self.title

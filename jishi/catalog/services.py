@@ -20,7 +20,7 @@ from jishi.catalog.models import (
 )
 from jishi.core import clock
 from jishi.core.audit import audit_record
-from jishi.core.errors import DomainError, NotFound, field_error
+from jishi.core.errors import CoreError, DomainError, NotFound, field_error
 from jishi.core.images import image_check
 from jishi.core.rules import rule
 from jishi.core.validation import clean_int, clean_text
@@ -44,16 +44,21 @@ def _category_depth(category: Category | None) -> int:
     return depth
 
 
-def _category_fields_clean(*, name: Any, name_en: Any, icon: Any,
-                           commission_rate_bp: Any, position: Any) -> dict[str, Any]:
+def _category_fields_clean(
+    *, name: Any, name_en: Any, icon: Any, commission_rate_bp: Any, position: Any
+) -> dict[str, Any]:
     return {
         "name": clean_text(name, field="name", max_length=20),
         "name_en": clean_text(name_en, field="name_en", max_length=40, required=False),
         "icon": clean_text(icon, field="icon", max_length=8, required=False),
         "commission_rate_bp": clean_int(
-            rule("commission_rate_default_bp") if commission_rate_bp in (None, "")
+            rule("commission_rate_default_bp")
+            if commission_rate_bp in (None, "")
             else commission_rate_bp,
-            field="commission_rate_bp", minimum=0, maximum=COMMISSION_RATE_BP_MAX),
+            field="commission_rate_bp",
+            minimum=0,
+            maximum=COMMISSION_RATE_BP_MAX,
+        ),
         "position": clean_int(position or 0, field="position", minimum=0, maximum=100_000),
     }
 
@@ -61,49 +66,77 @@ def _category_fields_clean(*, name: Any, name_en: Any, icon: Any,
 def _parent_get(parent_id: int | None) -> Category | None:
     if parent_id in (None, "", 0):
         return None
-    parent = Category.objects.filter(pk=parent_id).first()
+    parent = Category.objects.filter(pk=parent_id).first() if str(parent_id).isdecimal() else None
     if parent is None:
         raise field_error("parent_id", _("The parent category does not exist."))
     return parent
 
 
 @transaction.atomic
-def category_create(*, operator: User, name: str, parent_id: int | None = None,
-                    name_en: str = "", icon: str = "", commission_rate_bp: int | None = None,
-                    position: int = 0) -> Category:
+def category_create(
+    *,
+    operator: User,
+    name: str,
+    parent_id: int | None = None,
+    name_en: str = "",
+    icon: str = "",
+    commission_rate_bp: int | None = None,
+    position: int = 0,
+) -> Category:
     operator_require(operator, "category.manage")
     parent = _parent_get(parent_id)
     if _category_depth(parent) >= CATEGORY_DEPTH_MAX:
-        raise DomainError(CatalogError.CATEGORY_TOO_DEEP,
-                          _("Categories go at most %(n)d levels deep.") % {"n": CATEGORY_DEPTH_MAX})
+        raise DomainError(
+            CatalogError.CATEGORY_TOO_DEEP,
+            _("Categories go at most %(n)d levels deep.") % {"n": CATEGORY_DEPTH_MAX},
+        )
     if parent is not None and parent.products.exists():
-        raise DomainError(CatalogError.CATEGORY_HAS_PRODUCTS,
-                          _("This category holds products; it cannot get subcategories."))
-    clean = _category_fields_clean(name=name, name_en=name_en, icon=icon,
-                                   commission_rate_bp=commission_rate_bp, position=position)
+        raise DomainError(
+            CatalogError.CATEGORY_HAS_PRODUCTS,
+            _("This category holds products; it cannot get subcategories."),
+        )
+    clean = _category_fields_clean(
+        name=name,
+        name_en=name_en,
+        icon=icon,
+        commission_rate_bp=commission_rate_bp,
+        position=position,
+    )
     category = Category.objects.create(parent=parent, **clean)
     audit_record(actor=operator, action="category.create", obj=category, after=clean)
     return category
 
 
 @transaction.atomic
-def category_update(*, operator: User, category_id: int, name: str, name_en: str = "",
-                    icon: str = "", commission_rate_bp: int | None = None, position: int = 0,
-                    is_active: bool = True) -> Category:
+def category_update(
+    *,
+    operator: User,
+    category_id: int,
+    name: str,
+    name_en: str = "",
+    icon: str = "",
+    commission_rate_bp: int | None = None,
+    position: int = 0,
+    is_active: bool = True,
+) -> Category:
     """Change a category. A new commission rate applies to orders placed from now on."""
     operator_require(operator, "category.manage")
     category = Category.objects.select_for_update().filter(pk=category_id).first()
     if category is None:
         raise NotFound(message=_("Category not found."))
-    clean = _category_fields_clean(name=name, name_en=name_en, icon=icon,
-                                   commission_rate_bp=commission_rate_bp, position=position)
+    clean = _category_fields_clean(
+        name=name,
+        name_en=name_en,
+        icon=icon,
+        commission_rate_bp=commission_rate_bp,
+        position=position,
+    )
     clean["is_active"] = bool(is_active)
     before = {key: getattr(category, key) for key in clean}
     for key, value in clean.items():
         setattr(category, key, value)
     category.save()
-    audit_record(actor=operator, action="category.update", obj=category, before=before,
-                 after=clean)
+    audit_record(actor=operator, action="category.update", obj=category, before=before, after=clean)
     return category
 
 
@@ -111,13 +144,17 @@ def category_update(*, operator: User, category_id: int, name: str, name_en: str
 
 
 def _leaf_category(category_id: Any) -> Category:
-    category = Category.objects.filter(pk=category_id, is_active=True).first() if str(
-        category_id).isdigit() else None
+    category = (
+        Category.objects.filter(pk=category_id, is_active=True).first()
+        if str(category_id).isdecimal()
+        else None
+    )
     if category is None:
         raise field_error("category_id", _("Choose a category."))
     if category.children.exists():
-        raise field_error("category_id", _("Choose the most specific category."),
-                          CatalogError.CATEGORY_NOT_LEAF)
+        raise field_error(
+            "category_id", _("Choose the most specific category."), CatalogError.CATEGORY_NOT_LEAF
+        )
     return category
 
 
@@ -126,13 +163,19 @@ def _attributes_clean(attributes: Any) -> list[list[str]]:
     if attributes in (None, ""):
         return []
     if not isinstance(attributes, list) or len(attributes) > ATTRIBUTES_MAX:
-        raise field_error("attributes", _("Give at most %(n)d attributes as name/value pairs.")
-                          % {"n": ATTRIBUTES_MAX}, CatalogError.ATTRIBUTES_INVALID)
+        raise field_error(
+            "attributes",
+            _("Give at most %(n)d attributes as name/value pairs.") % {"n": ATTRIBUTES_MAX},
+            CatalogError.ATTRIBUTES_INVALID,
+        )
     clean = []
     for pair in attributes:
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
-            raise field_error("attributes", _("Each attribute is a name and a value."),
-                              CatalogError.ATTRIBUTES_INVALID)
+            raise field_error(
+                "attributes",
+                _("Each attribute is a name and a value."),
+                CatalogError.ATTRIBUTES_INVALID,
+            )
         name = clean_text(pair[0], field="attributes", max_length=20)
         value = clean_text(pair[1], field="attributes", max_length=100)
         clean.append([name, value])
@@ -142,8 +185,11 @@ def _attributes_clean(attributes: Any) -> list[list[str]]:
 def _spec_names_clean(spec_names: Any) -> list[str]:
     names = [clean_text(n, field="spec_names", max_length=10) for n in (spec_names or [])]
     if len(names) > SPEC_DIMENSIONS_MAX or len(set(names)) != len(names):
-        raise field_error("spec_names", _("Use at most 3 different spec names (e.g. colour, "
-                                          "size)."), CatalogError.SKU_SPECS_INVALID)
+        raise field_error(
+            "spec_names",
+            _("Use at most 3 different spec names (e.g. colour, size)."),
+            CatalogError.SKU_SPECS_INVALID,
+        )
     return names
 
 
@@ -153,39 +199,56 @@ def spec_key_of(spec_names: list[str], specs: dict[str, str]) -> str:
 
 def _skus_clean(skus: Any, spec_names: list[str]) -> list[dict[str, Any]]:
     if not isinstance(skus, list) or not skus:
-        raise field_error("skus", _("Add at least one SKU with a price."),
-                          CatalogError.SKU_REQUIRED)
+        raise field_error(
+            "skus", _("Add at least one SKU with a price."), CatalogError.SKU_REQUIRED
+        )
     if len(skus) > rule("product_skus_max"):
         raise field_error("skus", _("Too many SKUs."), CatalogError.SKU_LIMIT)
     if not spec_names and len(skus) > 1:
-        raise field_error("skus", _("Name the specs (e.g. colour, size) to offer several "
-                                    "SKUs."), CatalogError.SKU_SPECS_INVALID)
+        raise field_error(
+            "skus",
+            _("Name the specs (e.g. colour, size) to offer several SKUs."),
+            CatalogError.SKU_SPECS_INVALID,
+        )
     clean, keys = [], set()
     for raw in skus:
         if not isinstance(raw, dict):
-            raise field_error("skus", _("Each SKU needs specs, a price and stock."),
-                              CatalogError.SKU_SPECS_INVALID)
+            raise field_error(
+                "skus",
+                _("Each SKU needs specs, a price and stock."),
+                CatalogError.SKU_SPECS_INVALID,
+            )
         specs = raw.get("specs") or {}
         if not isinstance(specs, dict) or set(specs) != set(spec_names):
-            raise field_error("skus", _("Each SKU must give a value for every spec name."),
-                              CatalogError.SKU_SPECS_INVALID)
-        specs = {n: clean_text(specs[n], field="skus", max_length=SPEC_VALUE_LENGTH_MAX)
-                 for n in spec_names}
+            raise field_error(
+                "skus",
+                _("Each SKU must give a value for every spec name."),
+                CatalogError.SKU_SPECS_INVALID,
+            )
+        specs = {
+            n: clean_text(specs[n], field="skus", max_length=SPEC_VALUE_LENGTH_MAX)
+            for n in spec_names
+        }
         key = spec_key_of(spec_names, specs)
         if key in keys:
-            raise field_error("skus", _("Two SKUs have the same specs."), CatalogError.SKU_DUPLICATE)
+            raise field_error(
+                "skus", _("Two SKUs have the same specs."), CatalogError.SKU_DUPLICATE
+            )
         keys.add(key)
         price_max = rule("sku_price_fen_max")
         list_price = raw.get("list_price_fen")
-        clean.append({
-            "specs": specs,
-            "spec_key": key,
-            "price_fen": _price_clean(raw.get("price_fen"), price_max),
-            "list_price_fen": None if list_price in (None, "", 0)
-            else _price_clean(list_price, price_max, field="list_price_fen"),
-            "stock": _stock_clean(raw.get("stock", 0)),
-            "code": clean_text(raw.get("code"), field="code", max_length=64, required=False),
-        })
+        clean.append(
+            {
+                "specs": specs,
+                "spec_key": key,
+                "price_fen": _price_clean(raw.get("price_fen"), price_max),
+                "list_price_fen": None
+                if list_price in (None, "", 0)
+                else _price_clean(list_price, price_max, field="list_price_fen"),
+                "stock": _stock_clean(raw.get("stock", 0)),
+                "code": clean_text(raw.get("code"), field="code", max_length=64, required=False),
+            }
+        )
     return clean
 
 
@@ -193,8 +256,11 @@ def _price_clean(value: Any, price_max: int, field: str = "price_fen") -> int:
     try:
         return clean_int(value, field=field, minimum=1, maximum=price_max)
     except DomainError as exc:
-        raise field_error(field, _("A price is a whole number of fen from 1 to %(max)d.")
-                          % {"max": price_max}, CatalogError.PRICE_INVALID) from exc
+        raise field_error(
+            field,
+            _("A price is a whole number of fen from 1 to %(max)d.") % {"max": price_max},
+            CatalogError.PRICE_INVALID,
+        ) from exc
 
 
 def _stock_clean(value: Any) -> int:
@@ -202,8 +268,11 @@ def _stock_clean(value: Any) -> int:
     try:
         return clean_int(value, field="stock", minimum=0, maximum=stock_max)
     except DomainError as exc:
-        raise field_error("stock", _("Stock is a whole number from 0 to %(max)d.")
-                          % {"max": stock_max}, CatalogError.STOCK_INVALID) from exc
+        raise field_error(
+            "stock",
+            _("Stock is a whole number from 0 to %(max)d.") % {"max": stock_max},
+            CatalogError.STOCK_INVALID,
+        ) from exc
 
 
 def _product_fields_clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -213,10 +282,12 @@ def _product_fields_clean(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "category": _leaf_category(data.get("category_id")),
         "title": clean_text(data.get("title"), field="title", max_length=TITLE_LENGTH_MAX),
-        "subtitle": clean_text(data.get("subtitle"), field="subtitle", max_length=80,
-                               required=False),
-        "description": clean_text(data.get("description"), field="description",
-                                  max_length=20000, required=False),
+        "subtitle": clean_text(
+            data.get("subtitle"), field="subtitle", max_length=80, required=False
+        ),
+        "description": clean_text(
+            data.get("description"), field="description", max_length=20000, required=False
+        ),
         "brand": clean_text(data.get("brand"), field="brand", max_length=40, required=False),
         "attributes": _attributes_clean(data.get("attributes")),
         "spec_names": _spec_names_clean(data.get("spec_names")),
@@ -227,19 +298,24 @@ def _product_fields_clean(data: dict[str, Any]) -> dict[str, Any]:
 def product_refresh_summary(product: Product) -> None:
     """Recompute the listing summaries (lowest price, total stock) from the active SKUs."""
     summary = Sku.objects.filter(product=product, is_active=True).aggregate(
-        price=Min("price_fen"), stock=Sum("stock"))
+        price=Min("price_fen"), stock=Sum("stock")
+    )
     product.price_min_fen = summary["price"] or 0
     product.stock_total = summary["stock"] or 0
     Product.objects.filter(pk=product.pk).update(
-        price_min_fen=product.price_min_fen, stock_total=product.stock_total)
+        price_min_fen=product.price_min_fen, stock_total=product.stock_total
+    )
 
 
 def _product_for_staff(actor: User, product_id: Any, permission: str) -> Product:
     membership = shop_require(actor, permission)
     product = None
-    if str(product_id).isdigit():
-        product = Product.objects.select_for_update().filter(
-            pk=product_id, shop_id=membership.shop_id).first()
+    if str(product_id).isdecimal():
+        product = (
+            Product.objects.select_for_update()
+            .filter(pk=product_id, shop_id=membership.shop_id)
+            .first()
+        )
     if product is None:  # another shop's product looks exactly like a missing one
         raise NotFound(message=_("Product not found."))
     return product
@@ -248,8 +324,11 @@ def _product_for_staff(actor: User, product_id: Any, permission: str) -> Product
 def _images_add(product: Product, images: list[Any]) -> None:
     count = product.images.count()
     if count + len(images) > rule("product_images_max"):
-        raise field_error("images", _("A product has at most %(n)d images.")
-                          % {"n": rule("product_images_max")}, CatalogError.IMAGE_LIMIT)
+        raise field_error(
+            "images",
+            _("A product has at most %(n)d images.") % {"n": rule("product_images_max")},
+            CatalogError.IMAGE_LIMIT,
+        )
     for offset, upload in enumerate(images):
         ext = image_check(upload, field="images")
         image = ProductImage(product=product, position=count + offset)
@@ -258,8 +337,9 @@ def _images_add(product: Product, images: list[Any]) -> None:
 
 
 @transaction.atomic
-def product_create(*, actor: User, skus: list[dict[str, Any]], images: list[Any] | None = None,
-                   **data: Any) -> Product:
+def product_create(
+    *, actor: User, skus: list[dict[str, Any]], images: list[Any] | None = None, **data: Any
+) -> Product:
     """Create a product in the warehouse (draft); list it separately."""
     membership = shop_require(actor, "product.edit")
     clean = _product_fields_clean(data)
@@ -268,28 +348,41 @@ def product_create(*, actor: User, skus: list[dict[str, Any]], images: list[Any]
     Sku.objects.bulk_create([Sku(product=product, **row) for row in sku_rows])
     _images_add(product, images or [])
     product_refresh_summary(product)
-    audit_record(actor=actor, action="product.create", obj=product,
-                 after={"title": product.title, "skus": len(sku_rows)})
+    audit_record(
+        actor=actor,
+        action="product.create",
+        obj=product,
+        after={"title": product.title, "skus": len(sku_rows)},
+    )
     return product
 
 
 @transaction.atomic
-def product_update(*, actor: User, product_id: int, skus: list[dict[str, Any]],
-                   images: list[Any] | None = None, **data: Any) -> Product:
+def product_update(
+    *,
+    actor: User,
+    product_id: int,
+    skus: list[dict[str, Any]],
+    images: list[Any] | None = None,
+    **data: Any,
+) -> Product:
     """Edit a product. SKUs match by specs: new ones are added, missing ones retired
     (kept for the orders that reference them), matching ones updated."""
     product = _product_for_staff(actor, product_id, "product.edit")
     if product.status == ProductStatus.BANNED:
-        raise DomainError(CatalogError.PRODUCT_BANNED,
-                          _("This product was taken down by the platform."))
+        raise DomainError(
+            CatalogError.PRODUCT_BANNED, _("This product was taken down by the platform.")
+        )
     clean = _product_fields_clean(data)
     sku_rows = _skus_clean(skus, clean["spec_names"])
     for key, value in clean.items():
         setattr(product, key, value)
     product.updated_at = clock.now()
     product.save()
-    existing = {sku.spec_key: sku for sku in Sku.objects.select_for_update().filter(
-        product=product).order_by("pk")}
+    existing = {
+        sku.spec_key: sku
+        for sku in Sku.objects.select_for_update().filter(product=product).order_by("pk")
+    }
     wanted = {row["spec_key"] for row in sku_rows}
     for row in sku_rows:
         sku = existing.get(row["spec_key"])
@@ -303,8 +396,29 @@ def product_update(*, actor: User, product_id: int, skus: list[dict[str, Any]],
     Sku.objects.filter(product=product).exclude(spec_key__in=wanted).update(is_active=False)
     _images_add(product, images or [])
     product_refresh_summary(product)
-    audit_record(actor=actor, action="product.update", obj=product,
-                 after={"title": product.title, "skus": len(sku_rows)})
+    audit_record(
+        actor=actor,
+        action="product.update",
+        obj=product,
+        after={"title": product.title, "skus": len(sku_rows)},
+    )
+    return product
+
+
+@transaction.atomic
+def product_images_add(*, actor: User, product_id: int, images: list[Any]) -> Product:
+    """Upload more images to a product (each checked by decoding it)."""
+    product = _product_for_staff(actor, product_id, "product.edit")
+    if product.status == ProductStatus.BANNED:
+        raise DomainError(
+            CatalogError.PRODUCT_BANNED, _("This product was taken down by the platform.")
+        )
+    if not images:
+        raise field_error("images", _("Choose at least one image."), CoreError.FIELD_REQUIRED)
+    _images_add(product, images)
+    audit_record(
+        actor=actor, action="product.images_add", obj=product, after={"images": len(images)}
+    )
     return product
 
 
@@ -321,18 +435,26 @@ def product_list(*, actor: User, product_id: int) -> Product:
     """Put a product on sale (上架). It needs at least one active SKU with stock."""
     product = _product_for_staff(actor, product_id, "product.edit")
     if product.status == ProductStatus.BANNED:
-        raise DomainError(CatalogError.PRODUCT_BANNED,
-                          _("This product was taken down by the platform: %(reason)s")
-                          % {"reason": product.ban_reason})
+        raise DomainError(
+            CatalogError.PRODUCT_BANNED,
+            _("This product was taken down by the platform: %(reason)s")
+            % {"reason": product.ban_reason},
+        )
     if not Sku.objects.filter(product=product, is_active=True, stock__gt=0).exists():
-        raise DomainError(CatalogError.NO_STOCK_TO_LIST,
-                          _("Add stock to at least one SKU before listing."))
+        raise DomainError(
+            CatalogError.NO_STOCK_TO_LIST, _("Add stock to at least one SKU before listing.")
+        )
     before = product.status
     product.status = ProductStatus.LISTED
     product.listed_at = clock.now()
     product.save(update_fields=["status", "listed_at"])
-    audit_record(actor=actor, action="product.list", obj=product, before={"status": before},
-                 after={"status": product.status})
+    audit_record(
+        actor=actor,
+        action="product.list",
+        obj=product,
+        before={"status": before},
+        after={"status": product.status},
+    )
     return product
 
 
@@ -344,8 +466,13 @@ def product_unlist(*, actor: User, product_id: int) -> Product:
         raise DomainError(CatalogError.STATUS_INVALID, _("This product is not on sale."))
     product.status = ProductStatus.UNLISTED
     product.save(update_fields=["status"])
-    audit_record(actor=actor, action="product.unlist", obj=product,
-                 before={"status": ProductStatus.LISTED}, after={"status": product.status})
+    audit_record(
+        actor=actor,
+        action="product.unlist",
+        obj=product,
+        before={"status": ProductStatus.LISTED},
+        after={"status": product.status},
+    )
     return product
 
 
@@ -353,9 +480,16 @@ def product_unlist(*, actor: User, product_id: int) -> Product:
 def sku_stock_set(*, actor: User, sku_id: int, stock: Any) -> Sku:
     """Set a SKU's stock (warehouse staff may do this too)."""
     membership = shop_require(actor, "stock.edit")
-    sku = Sku.objects.select_for_update().filter(
-        pk=sku_id if str(sku_id).isdigit() else None, product__shop_id=membership.shop_id,
-        is_active=True).select_related("product").first()
+    sku = (
+        Sku.objects.select_for_update()
+        .filter(
+            pk=sku_id if str(sku_id).isdecimal() else None,
+            product__shop_id=membership.shop_id,
+            is_active=True,
+        )
+        .select_related("product")
+        .first()
+    )
     if sku is None:
         raise NotFound(message=_("SKU not found."))
     new_stock = _stock_clean(stock)
@@ -363,8 +497,13 @@ def sku_stock_set(*, actor: User, sku_id: int, stock: Any) -> Sku:
     sku.stock = new_stock
     sku.save(update_fields=["stock"])
     product_refresh_summary(sku.product)
-    audit_record(actor=actor, action="sku.stock_set", obj=sku, before={"stock": before},
-                 after={"stock": new_stock})
+    audit_record(
+        actor=actor,
+        action="sku.stock_set",
+        obj=sku,
+        before={"stock": before},
+        after={"stock": new_stock},
+    )
     return sku
 
 
@@ -382,11 +521,20 @@ def product_take_down(*, operator: User, product_id: int, reason: str) -> Produc
     product.status = ProductStatus.BANNED
     product.ban_reason = reason
     product.save(update_fields=["status", "ban_reason"])
-    audit_record(actor=operator, action="product.take_down", obj=product,
-                 before={"status": before}, after={"status": product.status}, reason=reason)
-    notify(user=product.shop.owner, kind="product_taken_down",
-           params={"title": product.title, "reason": reason},
-           link=f"/seller/products/{product.pk}/")
+    audit_record(
+        actor=operator,
+        action="product.take_down",
+        obj=product,
+        before={"status": before},
+        after={"status": product.status},
+        reason=reason,
+    )
+    notify(
+        user=product.shop.owner,
+        kind="product_taken_down",
+        params={"title": product.title, "reason": reason},
+        link=f"/seller/products/{product.pk}/",
+    )
     return product
 
 
@@ -397,8 +545,9 @@ def product_feature(*, operator: User, product_id: int, featured: bool) -> Produ
     if not updated:
         raise NotFound(message=_("Product not found."))
     product = Product.objects.get(pk=product_id)
-    audit_record(actor=operator, action="product.feature", obj=product,
-                 after={"is_featured": featured})
+    audit_record(
+        actor=operator, action="product.feature", obj=product, after={"is_featured": featured}
+    )
     return product
 
 

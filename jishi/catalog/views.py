@@ -10,12 +10,16 @@ SORT_CHOICES = ("new", "sales", "price_asc", "price_desc")
 
 
 def home(request):
-    return render(request, "catalog/home.html", {
-        "categories": selectors.category_tree(),
-        "featured": selectors.products_featured(limit=10),
-        "new_products": selectors.products_new(limit=20),
-        "shops": list(shop_list_public()[:5]),
-    })
+    return render(
+        request,
+        "catalog/home.html",
+        {
+            "categories": selectors.category_tree(),
+            "featured": selectors.products_featured(limit=10),
+            "new_products": selectors.products_new(limit=20),
+            "shops": list(shop_list_public()[:5]),
+        },
+    )
 
 
 def _listing(request, *, category=None, template="catalog/listing.html", extra=None):
@@ -47,19 +51,32 @@ def category(request, category_id: int):
 def product_detail(request, product_id: int):
     product = selectors.product_get_public(product_id=product_id)
     skus = [sku for sku in product.skus.all()]
-    sku_data = [{"id": s.id, "specs": s.specs, "price_fen": s.price_fen,
-                 "list_price_fen": s.list_price_fen, "stock": s.stock} for s in skus]
+    sku_data = [
+        {
+            "id": s.id,
+            "specs": s.specs,
+            "price_fen": s.price_fen,
+            "list_price_fen": s.list_price_fen,
+            "stock": s.stock,
+        }
+        for s in skus
+    ]
     spec_options = [
         (name, list(dict.fromkeys(s.specs.get(name, "") for s in skus)))
         for name in product.spec_names
     ]
-    return render(request, "catalog/product.html", {
-        "product": product,
-        "path": selectors.category_path(product.category),
-        "skus": skus,
-        "sku_data": sku_data,
-        "spec_options": spec_options,
-        "shop": product.shop,
-        "shop_products": selectors.product_search_public(shop_id=product.shop_id, sort="sales")
-        .exclude(pk=product.pk)[:4],
-    })
+    return render(
+        request,
+        "catalog/product.html",
+        {
+            "product": product,
+            "path": selectors.category_path(product.category),
+            "skus": skus,
+            "sku_data": sku_data,
+            "spec_options": spec_options,
+            "shop": product.shop,
+            "shop_products": selectors.product_search_public(
+                shop_id=product.shop_id, sort="sales"
+            ).exclude(pk=product.pk)[:4],
+        },
+    )

@@ -22,6 +22,8 @@ class CoreError(ErrorCode):
     VALIDATION = "validation_error"
     RATE_LIMITED = "rate_limited"
     CONFLICT = "conflict"
+    CSRF_FAILED = "csrf_failed"
+    BODY_INVALID = "body_invalid"
     FIELD_REQUIRED = "field_required"
     TEXT_TOO_LONG = "text_too_long"
     NOT_AN_INTEGER = "not_an_integer"

@@ -23,14 +23,17 @@ def image_check(upload: Any, *, field: str = "image") -> str:
             width, height = img.size
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise field_error(field, _("This file is not an image we accept (JPEG, PNG, WebP, "
-                                   "GIF)."), "image_invalid") from exc
+        raise field_error(
+            field, _("This file is not an image we accept (JPEG, PNG, WebP, GIF)."), "image_invalid"
+        ) from exc
     finally:
         upload.seek(0)
     if fmt not in IMAGE_FORMATS:
-        raise field_error(field, _("This file is not an image we accept (JPEG, PNG, WebP, "
-                                   "GIF)."), "image_invalid")
+        raise field_error(
+            field, _("This file is not an image we accept (JPEG, PNG, WebP, GIF)."), "image_invalid"
+        )
     if max(width, height) > IMAGE_SIDE_PX_MAX:
-        raise field_error(field, _("The image is too large (at most 6000 pixels a side)."),
-                          "image_too_large")
+        raise field_error(
+            field, _("The image is too large (at most 6000 pixels a side)."), "image_too_large"
+        )
     return IMAGE_FORMATS[fmt]

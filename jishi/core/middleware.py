@@ -14,6 +14,5 @@ class DomainErrorMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, DomainError) and not request.path.startswith("/api/"):
-            return render(request, "error.html", {"error": exception},
-                          status=exception.status_code)
+            return render(request, "error.html", {"error": exception}, status=exception.status_code)
         return None

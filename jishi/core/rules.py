@@ -54,11 +54,19 @@ def rule_set(*, actor: Any, name: str, value: Any) -> None:
         raise KeyError(f"unknown platform rule {name!r}")
     if type(value) is not type(DEFAULTS[name]):
         raise TypeError(f"{name} takes {type(DEFAULTS[name]).__name__}")
-    setting, _ = PlatformSetting.objects.get_or_create(key=name, defaults={"value": value})
-    before = setting.value
+    setting, created = PlatformSetting.objects.get_or_create(key=name, defaults={"value": value})
+    before = DEFAULTS[name] if created else setting.value  # the value in force until now
     PlatformSetting.objects.filter(pk=setting.pk).update(
         value=value, updated_at=clock.now(), updated_by=actor
     )
-    audit_record(actor=actor, action="rule.set", obj=setting, before={"value": before},
-                 after={"value": value})
+    audit_record(
+        actor=actor,
+        action="rule.set",
+        obj=setting,
+        before={"value": before},
+        after={"value": value},
+    )
+    # Now, so this transaction reads its own change; again at commit, in case another
+    # process re-cached the old value meanwhile.
+    cache.delete(_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(_CACHE_KEY))

@@ -19,17 +19,20 @@ class ShopStatus(models.TextChoices):
 
 
 class Shop(models.Model):
-    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                 related_name="owned_shop")
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_shop"
+    )
     name = models.CharField(_("shop name"), max_length=30)
-    shop_type = models.CharField(_("shop type"), max_length=3, choices=ShopType.choices,
-                                 default=ShopType.C2C)
+    shop_type = models.CharField(
+        _("shop type"), max_length=3, choices=ShopType.choices, default=ShopType.C2C
+    )
     logo = models.FileField(_("logo"), upload_to="shops/logos/", blank=True)
     description = models.TextField(_("description"), max_length=2000, blank=True)
     province = models.CharField(_("province"), max_length=16, blank=True)
     city = models.CharField(_("city"), max_length=32, blank=True)
-    status = models.CharField(max_length=10, choices=ShopStatus.choices,
-                              default=ShopStatus.OPEN, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=ShopStatus.choices, default=ShopStatus.OPEN, db_index=True
+    )
     created_at = models.DateTimeField(default=clock.now)
 
     class Meta:
@@ -50,8 +53,9 @@ class ShopStaff(models.Model):
     """Who works for a shop and in which role (子账号). The owner has a row too."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="staff")
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="shop_membership")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_membership"
+    )
     role = models.CharField(max_length=10, choices=StaffRole.choices)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=clock.now)

@@ -10,12 +10,24 @@ from jishi.shops.models import Shop, ShopStaff, StaffRole
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     StaffRole.OWNER: frozenset({"*"}),
-    StaffRole.SERVICE: frozenset({
-        "shop.view", "product.view", "order.view", "chat.reply", "refund.handle",
-    }),
-    StaffRole.WAREHOUSE: frozenset({
-        "shop.view", "product.view", "stock.edit", "order.view", "order.ship",
-    }),
+    StaffRole.SERVICE: frozenset(
+        {
+            "shop.view",
+            "product.view",
+            "order.view",
+            "chat.reply",
+            "refund.handle",
+        }
+    ),
+    StaffRole.WAREHOUSE: frozenset(
+        {
+            "shop.view",
+            "product.view",
+            "stock.edit",
+            "order.view",
+            "order.ship",
+        }
+    ),
 }
 
 
@@ -40,9 +52,12 @@ def shop_require(user: Any, permission: str, *, shop_id: int | None = None) -> S
     if membership is None or (shop_id is not None and membership.shop_id != shop_id):
         raise NotFound(ShopError.NOT_STAFF, _("You do not work for this shop."))
     if not role_can(membership.role, permission):
-        raise Forbidden(ShopError.ROLE_FORBIDDEN,
-                        _("Your staff role (%(role)s) does not allow this.")
-                        % {"role": membership.get_role_display()}, permission=permission)
+        raise Forbidden(
+            ShopError.ROLE_FORBIDDEN,
+            _("Your staff role (%(role)s) does not allow this.")
+            % {"role": membership.get_role_display()},
+            permission=permission,
+        )
     return membership
 
 

@@ -23,12 +23,14 @@ SHOP_NAME_LENGTH_MAX = 30
 SHOP_DESCRIPTION_LENGTH_MAX = 2000
 
 
-def _shop_fields_clean(*, name: Any, description: Any, province: Any, city: Any,
-                       shop_type: Any | None = None) -> dict[str, Any]:
+def _shop_fields_clean(
+    *, name: Any, description: Any, province: Any, city: Any, shop_type: Any | None = None
+) -> dict[str, Any]:
     clean = {
         "name": clean_text(name, field="name", max_length=SHOP_NAME_LENGTH_MAX),
-        "description": clean_text(description, field="description",
-                                  max_length=SHOP_DESCRIPTION_LENGTH_MAX, required=False),
+        "description": clean_text(
+            description, field="description", max_length=SHOP_DESCRIPTION_LENGTH_MAX, required=False
+        ),
         "province": clean_text(province, field="province", max_length=16, required=False),
         "city": clean_text(city, field="city", max_length=32, required=False),
     }
@@ -50,18 +52,29 @@ def _name_taken_error() -> DomainError:
 
 
 @transaction.atomic
-def shop_open(*, user: User, name: str, shop_type: str = ShopType.C2C, description: str = "",
-              province: str = "", city: str = "", logo: Any = None) -> Shop:
+def shop_open(
+    *,
+    user: User,
+    name: str,
+    shop_type: str = ShopType.C2C,
+    description: str = "",
+    province: str = "",
+    city: str = "",
+    logo: Any = None,
+) -> Shop:
     """A verified seller opens their one shop and becomes its owner."""
     User.objects.select_for_update().filter(pk=user.pk).first()
     if not user_is_verified(user=user):
-        raise DomainError(ShopError.NOT_VERIFIED,
-                          _("Complete real-name verification before opening a shop."))
+        raise DomainError(
+            ShopError.NOT_VERIFIED, _("Complete real-name verification before opening a shop.")
+        )
     if ShopStaff.objects.filter(user=user).exists():
-        raise DomainError(ShopError.ALREADY_HAS_SHOP,
-                          _("This account already has or works for a shop."))
-    clean = _shop_fields_clean(name=name, description=description, province=province,
-                               city=city, shop_type=shop_type)
+        raise DomainError(
+            ShopError.ALREADY_HAS_SHOP, _("This account already has or works for a shop.")
+        )
+    clean = _shop_fields_clean(
+        name=name, description=description, province=province, city=city, shop_type=shop_type
+    )
     if _name_taken(clean["name"]):
         raise _name_taken_error()
     shop = Shop(owner=user, **clean)
@@ -80,11 +93,17 @@ def shop_open(*, user: User, name: str, shop_type: str = ShopType.C2C, descripti
 
 
 @transaction.atomic
-def shop_update(*, actor: User, name: str, description: str = "", province: str = "",
-                city: str = "", logo: Any = None) -> Shop:
+def shop_update(
+    *,
+    actor: User,
+    name: str,
+    description: str = "",
+    province: str = "",
+    city: str = "",
+    logo: Any = None,
+) -> Shop:
     shop = Shop.objects.select_for_update().get(pk=shop_require(actor, "shop.edit").shop_id)
-    clean = _shop_fields_clean(name=name, description=description, province=province,
-                               city=city)
+    clean = _shop_fields_clean(name=name, description=description, province=province, city=city)
     if _name_taken(clean["name"], exclude_id=shop.pk):
         raise _name_taken_error()
     before = {key: getattr(shop, key) for key in clean}
@@ -104,8 +123,9 @@ def shop_update(*, actor: User, name: str, description: str = "", province: str 
 
 def _role_clean(role: str) -> str:
     if role not in (StaffRole.SERVICE, StaffRole.WAREHOUSE):
-        raise field_error("role", _("Choose customer service or warehouse."),
-                          ShopError.ROLE_INVALID)
+        raise field_error(
+            "role", _("Choose customer service or warehouse."), ShopError.ROLE_INVALID
+        )
     return role
 
 
@@ -119,8 +139,11 @@ def staff_create(*, actor: User, username: str, password: str, role: str) -> Sho
     user = user_register(username=username, password=password)
     staff = ShopStaff.objects.create(shop=shop, user=user, role=role)
     audit_record(actor=actor, action="staff.create", obj=staff, after={"role": role})
-    notify(user=user, kind="staff_added",
-           params={"shop": shop.name, "role": str(staff.get_role_display())})
+    notify(
+        user=user,
+        kind="staff_added",
+        params={"shop": shop.name, "role": str(staff.get_role_display())},
+    )
     return staff
 
 
@@ -130,8 +153,9 @@ def _staff_of_shop(actor: User, staff_id: int) -> ShopStaff:
     if staff is None:
         raise NotFound(message=_("Staff member not found."))
     if staff.role == StaffRole.OWNER:
-        raise DomainError(ShopError.OWNER_IMMUTABLE, _("The owner's account cannot be changed "
-                                                       "here."))
+        raise DomainError(
+            ShopError.OWNER_IMMUTABLE, _("The owner's account cannot be changed here.")
+        )
     return staff
 
 
@@ -146,6 +170,11 @@ def staff_update(*, actor: User, staff_id: int, role: str, is_active: bool = Tru
         User.objects.filter(pk=staff.user_id).update(is_active=False)
     elif not before["is_active"]:
         User.objects.filter(pk=staff.user_id).update(is_active=True)
-    audit_record(actor=actor, action="staff.update", obj=staff, before=before,
-                 after={"role": staff.role, "is_active": staff.is_active})
+    audit_record(
+        actor=actor,
+        action="staff.update",
+        obj=staff,
+        before=before,
+        after={"role": staff.role, "is_active": staff.is_active},
+    )
     return staff

@@ -15,7 +15,14 @@ def shop_detail(request, shop_id: int):
     if sort not in SORT_CHOICES:
         sort = "new"
     products = product_search_public(shop_id=shop.pk, q=q, sort=sort)
-    return render(request, "shops/shop.html", {
-        "shop": shop, "q": q, "sort": sort, "page": page_of(products, request.GET.get("page")),
-        "product_count": products.count(),
-    })
+    return render(
+        request,
+        "shops/shop.html",
+        {
+            "shop": shop,
+            "q": q,
+            "sort": sort,
+            "page": page_of(products, request.GET.get("page")),
+            "product_count": products.count(),
+        },
+    )

@@ -19,11 +19,17 @@ def _tea_product(make_shop, make_category_tree):
     tree = make_category_tree()
     shop = make_shop(name="安吉白茶小铺", province="浙江省", city="湖州市")
     product = product_create(
-        actor=shop.owner, category_id=tree.leaf.pk, title="明前安吉白茶 一级 礼盒装",
-        subtitle="高山茶园 当季新茶", brand="溪龙", attributes=[["产地", "浙江安吉"]],
+        actor=shop.owner,
+        category_id=tree.leaf.pk,
+        title="明前安吉白茶 一级 礼盒装",
+        subtitle="高山茶园 当季新茶",
+        brand="溪龙",
+        attributes=[["产地", "浙江安吉"]],
         spec_names=["规格"],
-        skus=[{"specs": {"规格": "125g"}, "price_fen": 12800, "stock": 10},
-              {"specs": {"规格": "250g"}, "price_fen": 23800, "stock": 3}],
+        skus=[
+            {"specs": {"规格": "125g"}, "price_fen": 12800, "stock": 10},
+            {"specs": {"规格": "250g"}, "price_fen": 23800, "stock": 3},
+        ],
         images=[_png("#7cb342")],
     )
     product_list(actor=shop.owner, product_id=product.pk)
@@ -31,7 +37,7 @@ def _tea_product(make_shop, make_category_tree):
 
 
 def test_register_login_browse_open_product(page, make_shop, make_category_tree, screenshot):
-    tree, shop, product = _tea_product(make_shop, make_category_tree)
+    tree, _shop, _product = _tea_product(make_shop, make_category_tree)
 
     page.goto("/account/register/")
     page.fill("input[name=username]", "小明买茶")

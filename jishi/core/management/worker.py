@@ -40,8 +40,9 @@ def worker_loop(*, stop: threading.Event, idle_seconds: float = 1.0) -> None:
 
 def worker_start_thread() -> threading.Event:
     stop = threading.Event()
-    threading.Thread(target=worker_loop, kwargs={"stop": stop}, name="jishi-worker",
-                     daemon=True).start()
+    threading.Thread(
+        target=worker_loop, kwargs={"stop": stop}, name="jishi-worker", daemon=True
+    ).start()
     return stop
 
 

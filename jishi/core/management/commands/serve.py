@@ -11,9 +11,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=1, help="uvicorn processes")
-        parser.add_argument("--no-worker", action="store_true",
-                            help="Do not run the background worker in this process "
-                                 "(run `jishi worker` separately).")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Do not run the background worker in this process "
+            "(run `jishi worker` separately).",
+        )
         parser.add_argument("--migrate", action="store_true", help="Migrate before serving.")
 
     def handle(self, *args, host, port, workers, no_worker, migrate, **options):
@@ -26,5 +29,11 @@ class Command(BaseCommand):
 
             worker_start_thread()
         self.stdout.write(f"Jishi is serving on http://{host}:{port}/  (Ctrl-C stops it)")
-        uvicorn.run("jishi.asgi:application", host=host, port=port, workers=workers,
-                    log_level="info", proxy_headers=True)
+        uvicorn.run(
+            "jishi.asgi:application",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=True,
+        )

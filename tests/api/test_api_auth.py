@@ -1,0 +1,251 @@
+"""Cross-cutting API behaviour: who may call what, CSRF, bearer tokens, the error format,
+paging caps, hostile input and the OpenAPI document."""
+
+import pytest
+from django.test import Client
+
+from jishi.accounts.notifications import notify
+
+from .helpers import ADDRESS, API, PASSWORD, ApiClient, error_code
+
+# Every operation that needs a logged-in user: (method, path with ids filled in).
+AUTHENTICATED = [
+    ("post", "/accounts/logout"),
+    ("get", "/accounts/me"),
+    ("post", "/accounts/password"),
+    ("post", "/accounts/payment-pin"),
+    ("post", "/accounts/payment-pin/verify"),
+    ("get", "/accounts/addresses"),
+    ("post", "/accounts/addresses"),
+    ("put", "/accounts/addresses/1"),
+    ("delete", "/accounts/addresses/1"),
+    ("post", "/accounts/addresses/1/default"),
+    ("get", "/accounts/notifications"),
+    ("post", "/accounts/notifications/read"),
+    ("get", "/accounts/verification"),
+    ("post", "/accounts/verification"),
+    ("get", "/accounts/bank-card"),
+    ("post", "/accounts/bank-card"),
+    ("get", "/accounts/tokens"),
+    ("post", "/accounts/tokens"),
+    ("delete", "/accounts/tokens/1"),
+    ("post", "/shops"),
+    ("get", "/shops/mine"),
+    ("patch", "/shops/mine"),
+    ("post", "/shops/mine/logo"),
+    ("get", "/shops/mine/staff"),
+    ("post", "/shops/mine/staff"),
+    ("patch", "/shops/mine/staff/1"),
+    ("get", "/catalog/seller/products"),
+    ("post", "/catalog/seller/products"),
+    ("get", "/catalog/seller/products/1"),
+    ("put", "/catalog/seller/products/1"),
+    ("post", "/catalog/seller/products/1/list"),
+    ("post", "/catalog/seller/products/1/unlist"),
+    ("post", "/catalog/seller/products/1/images"),
+    ("delete", "/catalog/seller/products/1/images/1"),
+    ("put", "/catalog/seller/skus/1/stock"),
+    ("get", "/console/verifications"),
+    ("post", "/console/verifications/1/decide"),
+    ("get", "/console/categories"),
+    ("post", "/console/categories"),
+    ("put", "/console/categories/1"),
+    ("get", "/console/products"),
+    ("post", "/console/products/1/take-down"),
+    ("post", "/console/products/1/feature"),
+]
+
+PUBLIC = [
+    ("post", "/accounts/register"),
+    ("get", "/accounts/csrf"),
+    ("post", "/accounts/login"),
+    ("get", "/shops"),
+    ("get", "/shops/1"),
+    ("get", "/catalog/categories"),
+    ("get", "/catalog/products"),
+    ("get", "/catalog/products/1"),
+]
+
+
+def _template(path: str) -> str:
+    """/accounts/addresses/1 -> the OpenAPI path with its {placeholders}."""
+    import re
+
+    return re.sub(r"/\d+(?=/|$)", "/{}", path)
+
+
+def test_openapi_lists_every_endpoint_and_the_lists_above_cover_them(db):
+    response = Client().get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["info"]["title"] == "Jishi API"
+    operations = {}
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            generic = _template(path.removeprefix(API).replace("{", "").replace("}", ""))
+            generic = "/".join(
+                "{}" if part.endswith("_id") else part for part in generic.split("/")
+            )
+            operations[(method, generic)] = bool(operation.get("security"))
+    expected = {(m, _template(p)): True for m, p in AUTHENTICATED}
+    expected |= {(m, _template(p)): False for m, p in PUBLIC}
+    assert operations == expected
+    for path in [
+        "/accounts/register",
+        "/accounts/login",
+        "/accounts/payment-pin/verify",
+        "/shops/mine/staff",
+        "/catalog/seller/products/{product_id}/images",
+        "/catalog/seller/skus/{sku_id}/stock",
+        "/console/verifications/{verification_id}/decide",
+    ]:
+        assert f"{API}{path}" in schema["paths"]
+    errors = schema["paths"][f"{API}/catalog/seller/products"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "404", "422"} <= set(errors)
+
+
+def _call(client, method, path, **extra):
+    if method == "get":
+        return client.get(API + path, **extra)
+    return getattr(client, method)(API + path, data="{}", content_type="application/json", **extra)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), AUTHENTICATED)
+def test_anonymous_is_refused_with_401(method, path):
+    response = _call(Client(), method, path)
+    assert response.status_code == 401
+    assert error_code(response) == "not_authenticated"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), AUTHENTICATED)
+def test_bad_bearer_token_is_refused_with_401(method, path):
+    response = _call(
+        Client(), method, path, headers={"Authorization": "Bearer jsk_not-a-real-token"}
+    )
+    assert response.status_code == 401
+
+
+def test_session_post_without_csrf_token_is_refused(world):
+    client = ApiClient(world.buyer, csrf=True)
+    response = client.post("/accounts/addresses", ADDRESS)
+    assert response.status_code == 403
+    assert world.buyer.addresses.count() == 0
+
+
+def test_session_post_with_csrf_token_works(world):
+    client = ApiClient(world.buyer, csrf=True)
+    token = client.get("/accounts/csrf").json()["csrf_token"]
+    response = client.client.post(
+        f"{API}/accounts/addresses",
+        ADDRESS,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 201
+
+
+def test_bearer_token_works_without_csrf(world, api):
+    created = api(world.buyer).post("/accounts/tokens", {"password": PASSWORD, "name": "erp"})
+    assert created.status_code == 201
+    key = created.json()["key"]
+    program = ApiClient(csrf=True, token=key)  # no session, CSRF enforced
+    assert program.get("/accounts/me").json()["username"] == world.buyer.username
+    response = program.post("/accounts/addresses", ADDRESS)
+    assert response.status_code == 201
+    assert world.buyer.addresses.count() == 1
+
+
+def test_revoked_token_no_longer_works(world, api):
+    owner = api(world.buyer)
+    created = owner.post("/accounts/tokens", {"password": PASSWORD, "name": "erp"}).json()
+    assert owner.delete(f"/accounts/tokens/{created['id']}").status_code == 204
+    response = ApiClient(token=created["key"]).get("/accounts/me")
+    assert response.status_code == 401
+
+
+def test_inactive_user_session_is_refused(world, api):
+    from jishi.shops.models import ShopStaff
+    from jishi.shops.services import staff_update
+
+    client = api(world.service)
+    assert client.get("/accounts/me").status_code == 200
+    staff = ShopStaff.objects.get(user=world.service)
+    staff_update(actor=world.seller, staff_id=staff.pk, role="service", is_active=False)
+    assert client.get("/accounts/me").status_code == 401
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+
+def test_limit_above_the_cap_returns_at_most_100(world, api):
+    for n in range(105):
+        notify(user=world.buyer, kind="api_token_created", params={"name": str(n), "time": ""})
+    client = api(world.buyer)
+    body = client.get("/accounts/notifications", {"limit": 1000}).json()
+    assert body["count"] == 105
+    assert len(body["items"]) == 100
+    body = client.get("/accounts/notifications", {"limit": 10, "offset": 100}).json()
+    assert len(body["items"]) == 5
+    default = client.get("/accounts/notifications").json()
+    assert len(default["items"]) == 20
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": -1}, {"offset": -1}, {"offset": 10**6}, {"limit": "ten"}]
+)
+def test_bad_paging_parameters_are_422(world, anon, params):
+    response = anon.get("/catalog/products", params)
+    assert response.status_code == 422
+    assert error_code(response) == "validation_error"
+
+
+def test_public_product_list_pages_are_capped(world, make_product):
+    for _ in range(3):
+        make_product(world.shop2, category=world.tree.leaf, listed=True)
+    body = ApiClient().get("/catalog/products", {"limit": 500}).json()
+    assert body["count"] == 5
+    assert len(body["items"]) == 5
+
+
+# --- hostile input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "product_id", ["9223372036854775808", "99999999999999999999999", "0", "-1", "abc", "1.5"]
+)
+def test_odd_ids_are_422_not_500(world, anon, product_id):
+    response = anon.get(f"/catalog/products/{product_id}")
+    assert response.status_code in (404, 422)
+    assert error_code(response) in ("validation_error", "not_found")
+
+
+def test_largest_id_is_a_plain_404(world, anon):
+    response = anon.get("/catalog/products/9223372036854775807")
+    assert response.status_code == 404
+    assert error_code(response) == "not_found"
+
+
+def test_nul_character_in_text_is_422(world, api, anon):
+    assert anon.get("/catalog/products", {"q": "茶\x00"}).status_code == 422
+    response = api(world.buyer).post("/accounts/addresses", {**ADDRESS, "detail": "a\x00b"})
+    assert response.status_code == 422
+    assert "detail" in response.json()["extra"]["fields"]
+
+
+def test_malformed_json_is_a_4xx(world, api):
+    client = api(world.buyer)
+    response = client.client.post(
+        f"{API}/accounts/addresses", data="{not json", content_type="application/json"
+    )
+    assert 400 <= response.status_code < 500
+
+
+def test_wrong_json_types_are_422(world, api):
+    client = api(world.buyer)
+    response = client.post("/accounts/addresses", {**ADDRESS, "phone": 13812345678})
+    assert response.status_code == 422
+    assert error_code(response) == "validation_error"
+    response = client.post("/accounts/addresses", ["not", "an", "object"])
+    assert response.status_code == 422
