@@ -321,6 +321,18 @@ def _product_for_staff(actor: User, product_id: Any, permission: str) -> Product
     return product
 
 
+def _product_editable(actor: User, product_id: Any) -> Product:
+    """The actor's product, if the platform has not taken it down (then only it can act)."""
+    product = _product_for_staff(actor, product_id, "product.edit")
+    if product.status == ProductStatus.BANNED:
+        raise DomainError(
+            CatalogError.PRODUCT_BANNED,
+            _("This product was taken down by the platform: %(reason)s")
+            % {"reason": product.ban_reason},
+        )
+    return product
+
+
 def _images_add(product: Product, images: list[Any]) -> None:
     count = product.images.count()
     if count + len(images) > rule("product_images_max"):
@@ -368,11 +380,7 @@ def product_update(
 ) -> Product:
     """Edit a product. SKUs match by specs: new ones are added, missing ones retired
     (kept for the orders that reference them), matching ones updated."""
-    product = _product_for_staff(actor, product_id, "product.edit")
-    if product.status == ProductStatus.BANNED:
-        raise DomainError(
-            CatalogError.PRODUCT_BANNED, _("This product was taken down by the platform.")
-        )
+    product = _product_editable(actor, product_id)
     clean = _product_fields_clean(data)
     sku_rows = _skus_clean(skus, clean["spec_names"])
     for key, value in clean.items():
@@ -408,11 +416,7 @@ def product_update(
 @transaction.atomic
 def product_images_add(*, actor: User, product_id: int, images: list[Any]) -> Product:
     """Upload more images to a product (each checked by decoding it)."""
-    product = _product_for_staff(actor, product_id, "product.edit")
-    if product.status == ProductStatus.BANNED:
-        raise DomainError(
-            CatalogError.PRODUCT_BANNED, _("This product was taken down by the platform.")
-        )
+    product = _product_editable(actor, product_id)
     if not images:
         raise field_error("images", _("Choose at least one image."), CoreError.FIELD_REQUIRED)
     _images_add(product, images)
@@ -433,13 +437,7 @@ def product_image_remove(*, actor: User, product_id: int, image_id: int) -> None
 @transaction.atomic
 def product_list(*, actor: User, product_id: int) -> Product:
     """Put a product on sale (上架). It needs at least one active SKU with stock."""
-    product = _product_for_staff(actor, product_id, "product.edit")
-    if product.status == ProductStatus.BANNED:
-        raise DomainError(
-            CatalogError.PRODUCT_BANNED,
-            _("This product was taken down by the platform: %(reason)s")
-            % {"reason": product.ban_reason},
-        )
+    product = _product_editable(actor, product_id)
     if not Sku.objects.filter(product=product, is_active=True, stock__gt=0).exists():
         raise DomainError(
             CatalogError.NO_STOCK_TO_LIST, _("Add stock to at least one SKU before listing.")

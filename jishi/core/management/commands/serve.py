@@ -35,5 +35,6 @@ class Command(BaseCommand):
             port=port,
             workers=workers,
             log_level="info",
+            lifespan="off",
             proxy_headers=True,
         )
