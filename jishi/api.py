@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer, SessionAuth
 
 from jishi.core.errors import CoreError, DomainError
@@ -42,6 +43,13 @@ class ActiveSessionAuth(SessionAuth):
         return user if user is not None and user.is_active else None
 
 
+class Utf8JSONRenderer(JSONRenderer):
+    """Chinese text as UTF-8, not \\uXXXX escapes: readable and half the bytes."""
+
+    media_type = "application/json; charset=utf-8"
+    json_dumps_params = {"ensure_ascii": False}
+
+
 token_auth = TokenAuth()
 session_auth = ActiveSessionAuth(csrf=True)
 AUTH = [token_auth, session_auth]
@@ -52,6 +60,7 @@ api = NinjaAPI(
     description="Jishi (集市) marketplace API. Money is integer fen. Errors are "
     '{"code", "message", "extra"}.',
     auth=AUTH,
+    renderer=Utf8JSONRenderer(),
     urls_namespace="api",
 )
 
