@@ -139,12 +139,18 @@ def _register_routers() -> None:
     from jishi.accounts.api import router as accounts_router
     from jishi.catalog.api import router as catalog_router
     from jishi.console.api import router as console_router
+    from jishi.ledger.api import router as ledger_router
+    from jishi.orders.api import router as orders_router
+    from jishi.payments.api import router as payments_router
     from jishi.shops.api import router as shops_router
 
     api.add_router("/accounts", accounts_router)
     api.add_router("/shops", shops_router)
     api.add_router("/catalog", catalog_router)
     api.add_router("/console", console_router)
+    api.add_router("/orders", orders_router)
+    api.add_router("/payments", payments_router)
+    api.add_router("/ledger", ledger_router)
 
 
 _register_routers()

@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "jishi.accounts",
     "jishi.shops",
     "jishi.catalog",
+    "jishi.inventory",
+    "jishi.ledger",
+    "jishi.payments",
+    "jishi.orders",
     "jishi.console",
 ]
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("account/", include("jishi.accounts.urls")),
     path("seller/", include("jishi.seller_urls")),
     path("console/", include("jishi.console.urls")),
+    path("", include("jishi.orders.urls")),
+    path("", include("jishi.payments.urls")),
     path("", include("jishi.storefront_urls")),
     # Uploaded images; behind a real web server in production (see docs/operating.md).
     re_path(r"^media/(?P<path>.*)$", serve_media, {"document_root": settings.MEDIA_ROOT}),

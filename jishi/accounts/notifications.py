@@ -50,6 +50,52 @@ KINDS: dict[str, tuple[Any, Any]] = {
         _("Product taken down"),
         _("Your product %(title)s was taken down: %(reason)s"),
     ),
+    "order_paid": (
+        _("New paid order"),
+        _("Order %(order)s was paid (¥%(amount)s). Ship it within %(hours)s hours."),
+    ),
+    "order_shipped": (
+        _("Your order has shipped"),
+        _("Order %(order)s was shipped: %(carrier)s %(tracking)s."),
+    ),
+    "order_late_shipment": (
+        _("Shipment overdue"),
+        _(
+            "Order %(order)s was not shipped in time. Ship it now; the buyer may claim "
+            "compensation."
+        ),
+    ),
+    "order_finished": (
+        _("Payment released"),
+        _("Order %(order)s is complete: ¥%(amount)s is now in your available balance."),
+    ),
+    "order_refunded": (
+        _("Order refunded"),
+        _("Order %(order)s was refunded: ¥%(amount)s went back to your wallet."),
+    ),
+    "order_closed": (
+        _("Order closed"),
+        _("Order %(order)s was closed: it was not paid in time."),
+    ),
+    "topup_succeeded": (
+        _("Wallet topped up"),
+        _("¥%(amount)s was added to your wallet."),
+    ),
+    "withdrawal_requested": (
+        _("Withdrawal requested"),
+        _(
+            "A withdrawal of ¥%(amount)s to %(bank)s %(card)s was requested at %(time)s. If it "
+            "was not you, contact us at once."
+        ),
+    ),
+    "withdrawal_done": (
+        _("Withdrawal completed"),
+        _("¥%(amount)s was paid out to %(bank)s %(card)s."),
+    ),
+    "withdrawal_failed": (
+        _("Withdrawal failed"),
+        _("The withdrawal of ¥%(amount)s failed and the money is back in your balance."),
+    ),
     "api_token_created": (
         _("API token created"),
         _("An API token named %(name)s was created at %(time)s."),

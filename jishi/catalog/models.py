@@ -60,6 +60,8 @@ class Product(models.Model):
     )
     ban_reason = models.CharField(max_length=200, blank=True)
     is_featured = models.BooleanField(default=False)
+    # Virtual goods (top-up cards, e-tickets) ship a delivery note, confirm after 3 days.
+    is_virtual = models.BooleanField(_("virtual goods"), default=False)
     stock_deduction = models.CharField(
         max_length=8, choices=StockDeduction.choices, default=StockDeduction.AT_ORDER
     )

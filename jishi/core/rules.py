@@ -23,6 +23,19 @@ DEFAULTS: dict[str, Any] = {
     "sku_price_fen_max": 100_000_000_00,
     # shops
     "shop_staff_max": 50,
+    # trade timers (seconds)
+    "unpaid_close_seconds": 24 * 3600,
+    "ship_within_seconds": 48 * 3600,
+    "auto_confirm_seconds": 10 * 86400,
+    "auto_confirm_virtual_seconds": 3 * 86400,
+    "receipt_extend_seconds": 3 * 86400,
+    "receipt_extend_window_seconds": 3 * 86400,
+    # carts and orders
+    "cart_items_max": 100,
+    "line_quantity_max": 9999,
+    # wallets
+    "topup_fen_max": 5_000_000,  # 50,000 yuan per top-up
+    "withdraw_fen_min": 100,
 }
 
 _CACHE_KEY = "jishi:rules:v1"

@@ -1,0 +1,129 @@
+"""`jishi ledger check`: recompute every balance from the transfers and every order's money.
+
+Drift of any kind is reported; the command exits non-zero when there is any.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Sum
+
+from jishi.ledger.models import Account, Side, Transfer, TransferFlag
+
+
+@dataclass
+class CheckReport:
+    accounts: int = 0
+    transfers: int = 0
+    orders: int = 0
+    total_debits: int = 0
+    total_credits: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _sums(column: str) -> dict[tuple[int, str], int]:
+    rows = Transfer.objects.values(column, "flag").annotate(total=Sum("amount"))
+    return {(row[column], row["flag"]): row["total"] for row in rows}
+
+
+def _pending_resolved(column: str) -> dict[int, int]:
+    """Per account, the amount of its pending transfers that were later posted or voided."""
+    rows = (
+        Transfer.objects.filter(flag__in=(TransferFlag.POST_PENDING, TransferFlag.VOID_PENDING))
+        .values(column)
+        .annotate(total=Sum("amount"))
+    )
+    return {row[column]: row["total"] for row in rows}
+
+
+def _check_accounts(report: CheckReport) -> None:
+    debits, credits = _sums("debit_account_id"), _sums("credit_account_id")
+    debit_resolved = _pending_resolved("debit_account_id")
+    credit_resolved = _pending_resolved("credit_account_id")
+    posting = (TransferFlag.POSTED, TransferFlag.POST_PENDING)
+    for account in Account.objects.order_by("pk").iterator():
+        report.accounts += 1
+        aid = account.pk
+        expected = {
+            "debits_posted": sum(debits.get((aid, f), 0) for f in posting),
+            "credits_posted": sum(credits.get((aid, f), 0) for f in posting),
+            "debits_pending": debits.get((aid, TransferFlag.PENDING), 0)
+            - debit_resolved.get(aid, 0),
+            "credits_pending": credits.get((aid, TransferFlag.PENDING), 0)
+            - credit_resolved.get(aid, 0),
+        }
+        for name, value in expected.items():
+            actual = getattr(account, name)
+            if actual != value:
+                report.problems.append(
+                    f"account {account.code}: {name} is {actual}, transfers say {value}"
+                )
+        report.total_debits += account.debits_posted + account.debits_pending
+        report.total_credits += account.credits_posted + account.credits_pending
+        if account.forbid_overdraft:
+            spendable = (
+                account.credits_posted - account.debits_posted - account.debits_pending
+                if account.normal_side == Side.CREDIT
+                else account.debits_posted - account.credits_posted - account.credits_pending
+            )
+            if spendable < 0:
+                report.problems.append(f"account {account.code} is overdrawn: {spendable}")
+    if report.total_debits != report.total_credits:
+        report.problems.append(
+            f"ledger unbalanced: debits {report.total_debits} != credits {report.total_credits}"
+        )
+    report.transfers = Transfer.objects.count()
+
+
+def _check_orders(report: CheckReport) -> None:
+    from jishi.orders.models import FINAL_STATUSES, PAID_STATUSES, Order, OrderStatus
+
+    money: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = (
+        Transfer.objects.filter(order_id__isnull=False)
+        .values("order_id", "kind")
+        .annotate(total=Sum("amount"))
+    )
+    for row in rows:
+        money[row["order_id"]][row["kind"]] += row["total"]
+    escrows = {a.owner_order_id: a.balance for a in Account.objects.filter(kind="escrow")}
+    for order in Order.objects.order_by("pk").iterator():
+        report.orders += 1
+        m = money.get(order.pk, {})
+        paid, released = m.get("payment", 0), m.get("release", 0)
+        commission, refunded = m.get("commission", 0), m.get("refund", 0)
+        escrow = escrows.get(order.pk, 0)
+        label = f"order {order.pk} ({order.status})"
+        if paid != released + commission + refunded + escrow:
+            report.problems.append(
+                f"{label}: money not conserved: paid {paid} != released {released} + "
+                f"commission {commission} + refunded {refunded} + escrow {escrow}"
+            )
+        if order.status in FINAL_STATUSES and escrow != 0:
+            report.problems.append(f"{label}: final order still holds {escrow} in escrow")
+        was_paid = order.paid_at is not None
+        if paid != (order.total_fen if was_paid else 0):
+            report.problems.append(
+                f"{label}: paid {paid} but the order says {order.total_fen if was_paid else 0}"
+            )
+        if order.status in PAID_STATUSES and escrow != order.total_fen - order.refunded_fen:
+            report.problems.append(f"{label}: escrow {escrow} != total less refunds")
+        if (released, commission, refunded) != (
+            order.released_fen,
+            order.commission_fen,
+            order.refunded_fen,
+        ):
+            report.problems.append(f"{label}: order fields disagree with its transfers")
+        if order.status == OrderStatus.TRADE_FINISHED and released + commission == 0 and paid:
+            report.problems.append(f"{label}: finished but nothing released")
+
+
+def ledger_check() -> CheckReport:
+    report = CheckReport()
+    _check_accounts(report)
+    _check_orders(report)
+    return report

@@ -1,0 +1,4 @@
+"""Wallet and sandbox-bank pages. Being written."""
+
+app_name = "payments"
+urlpatterns: list = []
