@@ -3,6 +3,8 @@
 from django.urls import path
 
 from jishi.catalog import seller_views as catalog_views
+from jishi.orders import seller_views as order_views
+from jishi.payments import seller_views as finance_views
 from jishi.shops import seller_views as shop_views
 
 app_name = "seller"
@@ -21,4 +23,10 @@ urlpatterns = [
     path("products/<int:product_id>/unlist/", catalog_views.product_unlist, name="product_unlist"),
     path("stock/", catalog_views.stock, name="stock"),
     path("stock/<int:sku_id>/", catalog_views.stock_set, name="stock_set"),
+    path("orders/", order_views.orders, name="orders"),
+    path("orders/<int:order_id>/", order_views.order_detail, name="order"),
+    path("orders/<int:order_id>/ship/", order_views.order_ship, name="order_ship"),
+    path("orders/<int:order_id>/memo/", order_views.order_memo, name="order_memo"),
+    path("shipping/", order_views.shipping, name="shipping"),
+    path("finance/", finance_views.finance, name="finance"),
 ]

@@ -100,6 +100,7 @@ class ProductDetailOut(ProductCardOut):
     spec_names: list[str]
     category_name: str
     stock_deduction: str
+    is_virtual: bool
     images: list[ImageOut]
     skus: list[SkuOut]
 
@@ -141,6 +142,7 @@ class ProductIn(Schema):
     attributes: list[list[Text]] = []
     spec_names: list[Text] = []
     stock_deduction: StockDeduction = StockDeduction.AT_ORDER
+    is_virtual: bool = False
     skus: list[SkuIn]
 
 

@@ -238,7 +238,15 @@ class ProductForm:
         return {**self.values, "attributes": attributes, "spec_names": self.spec_names}
 
 
-FORM_VALUES = ("category_id", "title", "subtitle", "brand", "description", "stock_deduction")
+FORM_VALUES = (
+    "category_id",
+    "title",
+    "subtitle",
+    "brand",
+    "description",
+    "stock_deduction",
+    "is_virtual",
+)
 
 
 def _form_from_post(post: Any) -> ProductForm:
@@ -283,6 +291,7 @@ def _form_from_product(product: Product | None) -> ProductForm:
             "brand": product.brand,
             "description": product.description,
             "stock_deduction": product.stock_deduction,
+            "is_virtual": "on" if product.is_virtual else "",
         }
     )
     form.attributes = [list(pair) for pair in product.attributes]

@@ -292,11 +292,17 @@ def _product_fields_clean(data: dict[str, Any]) -> dict[str, Any]:
         "attributes": _attributes_clean(data.get("attributes")),
         "spec_names": _spec_names_clean(data.get("spec_names")),
         "stock_deduction": deduction,
+        "is_virtual": data.get("is_virtual") in (True, "on", "true", "1", 1),
     }
 
 
 def product_refresh_summary(product: Product) -> None:
-    """Recompute the listing summaries (lowest price, total stock) from the active SKUs."""
+    """Recompute the listing summaries (lowest price, total stock) from the active SKUs.
+
+    The product row is locked before the SKUs are summed: two checkouts that change different
+    SKUs of one product at once then sum one after the other, the second seeing the first's
+    committed change (READ COMMITTED), so neither overwrites the total with a stale sum."""
+    Product.objects.select_for_update().filter(pk=product.pk).values_list("pk").first()
     summary = Sku.objects.filter(product=product, is_active=True).aggregate(
         price=Min("price_fen"), stock=Sum("stock")
     )

@@ -19,4 +19,7 @@ urlpatterns = [
     path("products/", views.products, name="products"),
     path("products/<int:product_id>/take-down/", views.product_take_down, name="product_take_down"),
     path("products/<int:product_id>/feature/", views.product_feature, name="product_feature"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/<int:order_id>/", views.order_detail, name="order"),
+    path("ledger/", views.ledger, name="ledger"),
 ]

@@ -20,21 +20,37 @@ from jishi.accounts import selectors as account_selectors
 from jishi.accounts import services as account_services
 from jishi.accounts.models import VerificationStatus
 from jishi.accounts.permissions import operator_can, operator_require
+from jishi.accounts.validators import phone_mask
 from jishi.catalog import selectors as catalog_selectors
 from jishi.catalog import services as catalog_services
 from jishi.catalog.models import ProductStatus
 from jishi.catalog.services import CATEGORY_DEPTH_MAX, COMMISSION_RATE_BP_MAX
+from jishi.console import selectors as console_selectors
+from jishi.core import clock
 from jishi.core.errors import CoreError, DomainError, Forbidden, field_error
 from jishi.core.pagination import page_of
 from jishi.core.web import flash_error, form_errors
+from jishi.ledger.check import ledger_check
+from jishi.orders.models import OrderStatus
+from jishi.orders.seller_selectors import (
+    SEARCH_LENGTH_MAX,
+    close_reason_label,
+    order_progress,
+    order_timeline,
+)
+from jishi.payments.seller_selectors import transfer_kind_label
 from jishi.shops.selectors import shop_list_public
 
 PAGE_SIZE = 20
+PLATFORM, TRADE = gettext_lazy("Platform"), gettext_lazy("Trade")
+# (url name, label, permission, nav group)
 NAV_ITEMS = (
-    ("home", gettext_lazy("Overview"), "console.view"),
-    ("verifications", gettext_lazy("Seller verification"), "verification.decide"),
-    ("categories", gettext_lazy("Categories and rates"), "category.manage"),
-    ("products", gettext_lazy("Product moderation"), "product.moderate"),
+    ("home", gettext_lazy("Overview"), "console.view", PLATFORM),
+    ("verifications", gettext_lazy("Seller verification"), "verification.decide", PLATFORM),
+    ("categories", gettext_lazy("Categories and rates"), "category.manage", PLATFORM),
+    ("products", gettext_lazy("Product moderation"), "product.moderate", PLATFORM),
+    ("orders", gettext_lazy("Orders"), "console.view", TRADE),
+    ("ledger", gettext_lazy("Ledger and reconciliation"), "ledger.view", TRADE),
 )
 VERIFICATION_TABS = (
     (VerificationStatus.PENDING, gettext_lazy("Pending")),
@@ -71,8 +87,8 @@ def console_render(
     request: Any, template: str, context: dict[str, Any], *, active: str, status: int = 200
 ):
     nav = [
-        {"name": f"console:{name}", "label": label, "on": name == active}
-        for name, label, permission in NAV_ITEMS
+        {"name": f"console:{name}", "label": label, "on": name == active, "group": group}
+        for name, label, permission, group in NAV_ITEMS
         if operator_can(request.user, permission)
     ]
     return render(request, template, {"nav": nav, **context}, status=status)
@@ -111,6 +127,7 @@ def home(request):
             "can_verify": operator_can(user, "verification.decide"),
             "can_categories": operator_can(user, "category.manage"),
             "can_moderate": operator_can(user, "product.moderate"),
+            "can_ledger": operator_can(user, "ledger.view"),
         },
         active="home",
     )
@@ -370,3 +387,78 @@ def product_feature(request, product_id: int):
                 request, _("“%(title)s” is no longer featured.") % {"title": product.title}
             )
     return _redirect_back(request, "console:products")
+
+
+# --- trade: orders and the ledger -----------------------------------------------------------
+
+ORDER_PAGE_SIZE = 30
+
+
+@console_page("console.view")
+def orders(request):
+    q = request.GET.get("q", "")[:SEARCH_LENGTH_MAX].strip()
+    status = request.GET.get("status", "")
+    if status not in OrderStatus.values and status != "late":
+        status = ""
+    qs = console_selectors.order_list_for_console(actor=request.user, q=q, status=status)
+    statuses = [("", gettext_lazy("All statuses")), *OrderStatus.choices]
+    statuses.append(("late", gettext_lazy("Late shipment")))
+    return console_render(
+        request,
+        "console/orders.html",
+        {
+            "page": page_of(qs, request.GET.get("page"), page_size=ORDER_PAGE_SIZE),
+            "q": q,
+            "status": status,
+            "statuses": statuses,
+            "now": clock.now(),
+        },
+        active="orders",
+    )
+
+
+@console_page("console.view")
+def order_detail(request, order_id: int):
+    order = console_selectors.order_get_for_console(actor=request.user, order_id=order_id)
+    transfers = [
+        {"t": t, "label": transfer_kind_label(t.kind)}
+        for t in console_selectors.order_transfers_for_console(
+            actor=request.user, order_id=order.pk
+        )
+    ]
+    return console_render(
+        request,
+        "console/order_detail.html",
+        {
+            "order": order,
+            "lines": list(order.lines.all()),
+            "phone_masked": phone_mask(order.phone),
+            "timeline": order_timeline(order),
+            "progress": order_progress(order),
+            "close_reason": close_reason_label(order.close_reason),
+            "transfers": transfers,
+            "audit": console_selectors.order_audit_for_console(
+                actor=request.user, order_id=order.pk
+            ),
+            "can_ledger": operator_can(request.user, "ledger.view"),
+            "now": clock.now(),
+        },
+        active="orders",
+    )
+
+
+@console_page("ledger.view")
+def ledger(request):
+    report = None
+    if request.method == "POST":
+        report = ledger_check()
+    return console_render(
+        request,
+        "console/ledger.html",
+        {
+            "overview": console_selectors.ledger_overview(actor=request.user),
+            "report": report,
+            "checked_at": clock.now() if report is not None else None,
+        },
+        active="ledger",
+    )

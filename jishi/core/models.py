@@ -67,3 +67,29 @@ class PlatformSetting(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class IdempotentRequest(models.Model):
+    """An API call made with an ``Idempotency-Key`` (jishi.core.idempotency): the key is taken
+    by its first request, and the response is kept so that a retry gets the same answer.
+
+    ``response_status`` is null while the first request is still running.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    operation = models.CharField(max_length=64)
+    request_hash = models.CharField(max_length=64)  # HMAC-SHA256 of method, path and body
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)  # the JSON exactly as first sent
+    started_at = models.DateTimeField(default=clock.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key}"

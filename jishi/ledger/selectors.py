@@ -39,3 +39,9 @@ def kind_total(kind: str) -> int:
 
 
 POSTING_FLAGS = (TransferFlag.POSTED, TransferFlag.POST_PENDING)
+
+
+def account_list(*, kind: str = "") -> QuerySet[Account]:
+    """Every account (or those of one kind), by id. Callers check the operator's role."""
+    accounts = Account.objects.order_by("pk")
+    return accounts.filter(kind=kind) if kind else accounts

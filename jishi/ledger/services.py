@@ -100,10 +100,18 @@ def _logical(account: Account) -> str:
 
 
 def _request_hash(
-    debit: Account, credit: Account, amount: int, kind: str, order_id: int | None, flag: str
+    debit: Account,
+    credit: Account,
+    amount: int,
+    kind: str,
+    order_id: int | None,
+    flag: str,
+    pending_id: int | None = None,
 ) -> str:
-    text = "|".join([_logical(debit), _logical(credit), str(amount), kind, str(order_id), flag])
-    return hashlib.sha256(text.encode()).hexdigest()
+    parts = [_logical(debit), _logical(credit), str(amount), kind, str(order_id), flag]
+    if pending_id is not None:  # phase two: which pending transfer it resolves is part of it
+        parts.append(f"pending:{pending_id}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _replay(key: str, request_hash: str) -> Transfer | None:
@@ -209,7 +217,9 @@ def transfer_resolve(
     flag = TransferFlag.POST_PENDING if post else TransferFlag.VOID_PENDING
     debit, credit = pending.debit_account, pending.credit_account
     kind = kind or pending.kind
-    request_hash = _request_hash(debit, credit, pending.amount, kind, pending.order_id, flag)
+    request_hash = _request_hash(
+        debit, credit, pending.amount, kind, pending.order_id, flag, pending_id=pending.pk
+    )
     if (existing := _replay(idempotency_key, request_hash)) is not None:
         return existing
     _lock(debit.pk, credit.pk)

@@ -11,6 +11,7 @@ class OrderError(ErrorCode):
     STATUS_INVALID = "order_status_invalid"
     ALREADY_PAID = "already_paid"
     NOTHING_TO_PAY = "nothing_to_pay"
+    PAY_DEADLINE_PASSED = "pay_deadline_passed"
     TRACKING_REQUIRED = "tracking_required"
     EXTEND_NOT_ALLOWED = "extend_not_allowed"
     SHIPPING_INVALID = "shipping_invalid"

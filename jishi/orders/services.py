@@ -21,6 +21,7 @@ from jishi.catalog.models import Product, ProductStatus, Sku
 from jishi.core import clock
 from jishi.core.audit import audit_record
 from jishi.core.errors import Conflict, DomainError, NotFound, field_error
+from jishi.core.idempotency import scoped_idempotency_key
 from jishi.core.invariants import invariant
 from jishi.core.money import format_fen
 from jishi.core.rules import rule
@@ -49,6 +50,7 @@ from jishi.shops.permissions import shop_require
 
 NOTE_LENGTH_MAX = 200
 MEMO_LENGTH_MAX = 500
+SHIPPING_FEE_FEN_MAX = 100_000  # 1,000 yuan a parcel
 
 
 def _audit_status(actor: Any, order: Order, before: str, reason: str = "") -> None:
@@ -131,8 +133,12 @@ def cart_update(*, user: User, item_id: Any, quantity: Any) -> CartItem:
 
 
 @transaction.atomic
-def cart_remove(*, user: User, item_ids: list[int]) -> int:
-    deleted, _rows = CartItem.objects.filter(user=user, pk__in=item_ids).delete()
+def cart_remove(*, user: User, item_ids: list[Any]) -> int:
+    if isinstance(item_ids, (str, int)):
+        item_ids = [item_ids]
+    # junk ids (not numbers, out of range) match nothing
+    ids = [int(i) for i in item_ids or [] if str(i).isdecimal() and len(str(i)) < 19]
+    deleted, _rows = CartItem.objects.filter(user=user, pk__in=ids).delete()
     return deleted
 
 
@@ -147,7 +153,7 @@ def shipping_template_set(
     from jishi.accounts.validators import PROVINCES
 
     membership = shop_require(actor, "shop.edit")
-    fee_max = 100_000
+    fee_max = SHIPPING_FEE_FEN_MAX
     default_fee = clean_int(default_fee_fen, field="default_fee_fen", minimum=0, maximum=fee_max)
     fees: dict[str, int] = {}
     if province_fees not in (None, ""):
@@ -261,13 +267,15 @@ def order_place(
 ) -> OrderGroup:
     """Check out: one order group, one order per shop, prices and commission rates frozen on
     the lines, stock deducted for listings that deduct at order time."""
-    scoped_key = f"{buyer.pk}:{idempotency_key}" if idempotency_key else None
+    scoped_key = scoped_idempotency_key(buyer.pk, idempotency_key) if idempotency_key else None
     if scoped_key:
         existing = OrderGroup.objects.filter(idempotency_key=scoped_key).first()
         if existing is not None:
             return existing
     address = _buyer_address(buyer, address_id)
     plans = checkout_plan(buyer=buyer, items=items, province=address.province)
+    if notes is not None and not isinstance(notes, dict):
+        raise field_error("notes", _("Leave one note per shop."))
     notes = {str(k): v for k, v in (notes or {}).items()}
     now = clock.now()
     try:
@@ -351,8 +359,16 @@ def group_pay(*, buyer: User, group_id: Any, pin: str) -> OrderGroup:
 def _group_pay(*, buyer: User, group_id: int) -> OrderGroup:
     group = lock_group(group_id=group_id, buyer_id=buyer.pk)
     orders = lock_orders(group=group)
-    payable = [o for o in orders if o.status == OrderStatus.WAIT_BUYER_PAY]
+    now = clock.now()
+    unpaid = [o for o in orders if o.status == OrderStatus.WAIT_BUYER_PAY]
+    # An order past its payment deadline is closed by the next sweep; never take money for it.
+    payable = [o for o in unpaid if o.pay_deadline is None or o.pay_deadline > now]
     if not payable:
+        if unpaid:
+            raise DomainError(
+                OrderError.PAY_DEADLINE_PASSED,
+                _("The time to pay has run out; the order is being closed."),
+            )
         if group.paid_at is not None:
             raise Conflict(OrderError.ALREADY_PAID, _("This order is already paid."))
         raise DomainError(
@@ -361,8 +377,17 @@ def _group_pay(*, buyer: User, group_id: int) -> OrderGroup:
     lines = lock_lines(orders=payable)
     stock_take((line.sku_id, line.quantity) for line in lines if not line.stock_held)
     OrderLine.objects.filter(pk__in=[line.pk for line in lines]).update(stock_held=True)
+    # Product rows before ledger accounts (the global lock order): a payment that held the
+    # wallet while waiting for a product could deadlock with the same buyer's refund or
+    # second payment, which lock the product (stock summary) before the wallet.
+    sold: dict[int, int] = {}
+    for line in lines:
+        sold[line.product_id] = sold.get(line.product_id, 0) + line.quantity
+    for product_id in sorted(sold):  # ascending ids: two payments never lock in opposite order
+        Product.objects.filter(pk=product_id).update(
+            sales_count=F("sales_count") + sold[product_id]
+        )
     wallet = wallet_account(buyer.pk)
-    now = clock.now()
     ship_by = now + timedelta(seconds=rule("ship_within_seconds"))
     for order in payable:
         transfer_create(
@@ -389,10 +414,6 @@ def _group_pay(*, buyer: User, group_id: int) -> OrderGroup:
                 "amount": format_fen(order.total_fen),
                 "hours": rule("ship_within_seconds") // 3600,
             },
-        )
-    for line in lines:
-        Product.objects.filter(pk=line.product_id).update(
-            sales_count=F("sales_count") + line.quantity
         )
     group.paid_at = now
     group.save(update_fields=["paid_at"])

@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass
 
-from django.db.models import F, Sum
+from django.db.models import Case, F, OuterRef, Subquery, Sum, When
+from django.utils.translation import gettext_lazy as _
 
+from jishi.core.errors import NotFound
+from jishi.ledger.models import Transfer, TransferFlag
 from jishi.ledger.selectors import account_by_code, statement
-from jishi.payments.models import ChannelOpStatus, Withdrawal
+from jishi.payments.models import ChannelOpStatus, TopUp, Withdrawal
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,40 @@ def shop_money(*, shop_id: int) -> ShopMoney:
 
 def shop_statement(*, shop_id: int):
     return statement(account=account_by_code(f"shop_available:shop:{shop_id}"))
+
+
+def topup_get_for_user(*, user, topup_id: object) -> TopUp:
+    """One of the user's own top-ups; anyone else's id is NotFound."""
+    topup = None
+    if str(topup_id).isdecimal():
+        topup = TopUp.objects.filter(pk=int(topup_id), user=user).first()
+    if topup is None:
+        raise NotFound(message=_("Top-up not found."))
+    return topup
+
+
+def withdrawals_for_user(*, user, limit: int = 10):
+    """The user's latest wallet withdrawals (not the shop's), newest first."""
+    return Withdrawal.objects.filter(user=user, shop__isnull=True).order_by("-id")[:limit]
+
+
+def wallet_entries(*, user_id: int):
+    """The wallet's statement as a buyer reads it, newest first: every posted transfer, and each
+    withdrawal once (its pending reservation) with ``outcome`` = the flag that resolved it
+    (post_pending / void_pending) or None while it is in progress. ``signed_amount`` is + for
+    money in, − for money out."""
+    account = account_by_code(f"wallet:user:{user_id}")
+    if account is None:
+        return Transfer.objects.none()
+    resolution = Transfer.objects.filter(pending=OuterRef("pk")).values("flag")[:1]
+    return (
+        statement(account=account)
+        .filter(flag__in=(TransferFlag.POSTED, TransferFlag.PENDING))
+        .annotate(
+            signed_amount=Case(
+                When(credit_account_id=account.pk, then=F("amount")),
+                default=-F("amount"),
+            ),
+            outcome=Subquery(resolution),
+        )
+    )

@@ -19,6 +19,7 @@ from jishi.accounts.services import payment_pin_verify
 from jishi.core import clock
 from jishi.core.audit import audit_record
 from jishi.core.errors import DomainError, field_error
+from jishi.core.idempotency import scoped_idempotency_key
 from jishi.core.money import format_fen
 from jishi.core.outbox import outbox_enqueue, outbox_handler
 from jishi.core.rules import rule
@@ -125,7 +126,7 @@ def withdrawal_create(
         amount_fen, minimum=rule("withdraw_fen_min"), maximum=rule("sku_price_fen_max")
     )
     payment_pin_verify(user=actor, pin=pin)
-    key = f"withdraw:{actor.pk}:{idempotency_key or uuid.uuid4().hex}"
+    key = "withdraw:" + scoped_idempotency_key(actor.pk, idempotency_key or uuid.uuid4().hex)
     with transaction.atomic():
         pending = transfer_create(
             debit=account,
@@ -221,18 +222,26 @@ def callback_receive(*, channel: str, body: bytes, signature: str) -> str:
     """Verify and apply a channel callback. Idempotent: a replay changes nothing. Every
     callback, genuine or not, is logged."""
     adapter = channel_get(channel)
-    text = body.decode("utf-8", errors="replace")[:10_000]
+    # Logged as text: PostgreSQL cannot store NUL characters, which anyone may send here.
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:10_000]
+    logged_signature = (signature or "").replace("\x00", "\ufffd")[:128]
     try:
         event = adapter.callback_verify(body, signature)
     except DomainError as exc:
         ChannelCallback.objects.create(
-            channel=channel, body=text, signature=signature[:128], valid=False, outcome=exc.code
+            channel=channel, body=text, signature=logged_signature, valid=False, outcome=exc.code
         )
         raise
-    with transaction.atomic():
-        apply = _apply_topup if event.kind == "topup" else _apply_payout
-        outcome = apply(event, channel)
+    try:
+        with transaction.atomic():
+            apply = _apply_topup if event.kind == "topup" else _apply_payout
+            outcome = apply(event, channel)
+            ChannelCallback.objects.create(
+                channel=channel, body=text, signature=logged_signature, valid=True, outcome=outcome
+            )
+    except DomainError as exc:  # signed, but matches none of ours: log it outside the rollback
         ChannelCallback.objects.create(
-            channel=channel, body=text, signature=signature[:128], valid=True, outcome=outcome
+            channel=channel, body=text, signature=logged_signature, valid=False, outcome=exc.code
         )
+        raise
     return outcome

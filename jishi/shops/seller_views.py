@@ -29,9 +29,12 @@ from jishi.shops.permissions import membership_of, role_can, shop_require
 # (url name, label, permission needed or None, group)
 NAV_ITEMS: tuple[tuple[str, Any, str | None, Any], ...] = (
     ("home", gettext_lazy("Dashboard"), None, gettext_lazy("Overview")),
+    ("orders", gettext_lazy("Sold orders"), "order.view", gettext_lazy("Trade")),
+    ("shipping", gettext_lazy("Shipping templates"), "shop.edit", gettext_lazy("Logistics")),
     ("products", gettext_lazy("My products"), "product.view", gettext_lazy("Products")),
     ("product_new", gettext_lazy("Add a product"), "product.edit", gettext_lazy("Products")),
     ("stock", gettext_lazy("Stock"), "stock.edit", gettext_lazy("Products")),
+    ("finance", gettext_lazy("My money"), "finance.withdraw", gettext_lazy("Finance")),
     ("shop", gettext_lazy("Shop settings"), "shop.edit", gettext_lazy("Shop")),
     ("staff", gettext_lazy("Staff accounts"), "staff.manage", gettext_lazy("Shop")),
     ("verify", gettext_lazy("Real-name verification"), "shop.edit", gettext_lazy("Account")),

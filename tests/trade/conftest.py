@@ -58,3 +58,50 @@ def trade(make_shop, make_product, make_buyer):
     return SimpleNamespace(
         shop=shop, product=product, sku=skus[0], scarce=skus[1], buyer=make_buyer()
     )
+
+
+@pytest.fixture
+def make_listing(make_shop, make_product):
+    """``make_listing(shop=None, price_fen=1000, stock=10, stock_deduction="order",
+    virtual=False, category=None)`` -> a listed one-SKU product's SKU (``sku.product``,
+    ``sku.shop``). A new shop is opened when none is given; its owner gets the PIN."""
+    from jishi.catalog.models import Product
+
+    def make(
+        shop=None,
+        price_fen: int = 1000,
+        stock: int = 10,
+        stock_deduction: str = "order",
+        virtual: bool = False,
+        category=None,
+    ):
+        if shop is None:
+            shop = make_shop()
+            payment_pin_set(user=shop.owner, password=shop.owner.raw_password, pin=PIN)
+        product = make_product(
+            shop,
+            listed=True,
+            category=category,
+            stock_deduction=stock_deduction,
+            skus=[{"specs": {}, "price_fen": price_fen, "stock": stock}],
+        )
+        if virtual:  # no service sets this flag yet
+            Product.objects.filter(pk=product.pk).update(is_virtual=True)
+        sku = product.skus.get()
+        sku.shop = shop
+        return sku
+
+    return make
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Stop ``jishi.core.clock`` at the current instant (``clock.advance`` still moves it), so
+    deadlines can be compared exactly. Returns the frozen instant."""
+    from django.utils import timezone
+
+    from jishi.core import clock
+
+    instant = timezone.now()
+    monkeypatch.setattr(clock, "timezone", SimpleNamespace(now=lambda: instant))
+    return instant

@@ -326,6 +326,62 @@ def _products(
         Product.objects.filter(pk__in=ids).update(sales_count=count)
 
 
+def _trade(shops_by_key: dict[str, Shop]) -> None:
+    """Postage rules, a funded wallet and orders in every state, all through the services."""
+    from jishi.orders import services as orders
+    from jishi.payments.channels import sandbox
+    from jishi.payments.services import callback_receive, topup_create
+
+    for shop in shops_by_key.values():
+        remote = {"新疆维吾尔自治区": 2000, "西藏自治区": 2500}
+        remote.pop(shop.province, None)  # a shop ships cheaply within its own province
+        orders.shipping_template_set(
+            actor=shop.owner, default_fee_fen=800, free_over_fen=9900, province_fees=remote
+        )
+    buyer = User.objects.get(username=data.BUYER[0])
+    topup = topup_create(user=buyer, amount_fen=500_000)
+    body = sandbox.event_body(
+        kind="topup", reference=topup.pk, status="succeeded", amount_fen=topup.amount_fen
+    )
+    callback_receive(channel="sandbox", body=body, signature=sandbox.sign(body))
+    address = buyer.addresses.get(is_default=True)
+    rng = random.Random(RANDOM_SEED)  # noqa: S311 -- repeatable demo orders
+    shop_list = list(shops_by_key.values())
+    # (how far the order goes) for eight demo orders across the shops
+    stages = ["finished", "finished", "finished", "shipped", "paid", "paid", "unpaid", "refunded"]
+    for n, stage in enumerate(stages):
+        shop = shop_list[n % len(shop_list)]
+        skus = [
+            sku
+            for product in shop.products.filter(status="listed")
+            for sku in product.skus.filter(is_active=True, stock__gt=5)
+        ]
+        chosen = rng.sample(skus, k=min(len(skus), 1 + n % 2))
+        group = orders.order_place(
+            buyer=buyer,
+            address_id=address.pk,
+            items=[{"sku_id": sku.pk, "quantity": 1 + rng.randrange(2)} for sku in chosen],
+            notes={shop.pk: "请尽快发货，谢谢" if n % 3 == 0 else ""},
+        )
+        if stage == "unpaid":
+            continue
+        orders.group_pay(buyer=buyer, group_id=group.pk, pin=data.PAYMENT_PIN)
+        order = group.orders.get()
+        if stage == "refunded":
+            orders.order_refund_before_shipment(buyer=buyer, order_id=order.pk)
+            continue
+        if stage == "paid":
+            continue
+        orders.order_ship(
+            actor=shop.owner,
+            order_id=order.pk,
+            carrier="顺丰速运",
+            tracking_no=f"SF14{rng.randrange(10**9, 10**10)}",
+        )
+        if stage == "finished":
+            orders.order_confirm(buyer=buyer, order_id=order.pk, pin=data.PAYMENT_PIN)
+
+
 def demo_seed() -> SeedReport | None:
     """Load the demo marketplace; return None (and change nothing) if it is already there."""
     started = time.monotonic()
@@ -343,6 +399,7 @@ def demo_seed() -> SeedReport | None:
         shops_by_key = _shops(reviewer)
         _people()
         _products(operator, shops_by_key, leaves, top_of_leaf, report)
+        _trade(shops_by_key)
     report.categories = len(data.CATEGORIES) + len(leaves)
     report.shops = len(shops_by_key)
     report.shop_names = [shop.name for shop in shops_by_key.values()]

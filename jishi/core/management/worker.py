@@ -18,6 +18,35 @@ log = logging.getLogger("jishi.worker")
 TICK_JOBS: list[Callable[[], int]] = [outbox_drain]
 
 
+def every(seconds: float) -> Callable[[Callable[[], int]], Callable[[], int]]:
+    """Run a housekeeping job at most once per ``seconds`` in this process."""
+
+    def wrap(job: Callable[[], int]) -> Callable[[], int]:
+        last = [float("-inf")]
+
+        def throttled() -> int:
+            now = time.monotonic()
+            if now - last[0] < seconds:
+                return 0
+            last[0] = now
+            job()
+            return 0  # housekeeping does not count as work handled
+
+        throttled.__name__ = job.__name__
+        return throttled
+
+    return wrap
+
+
+def _idempotency_prune() -> int:
+    from jishi.core.idempotency import idempotency_prune
+
+    return idempotency_prune()
+
+
+TICK_JOBS.append(every(3600)(_idempotency_prune))
+
+
 def worker_tick() -> int:
     """Run every job once; returns how many items were handled in all."""
     handled = 0

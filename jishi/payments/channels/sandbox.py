@@ -67,7 +67,9 @@ class SandboxBank:
         callback_receive(channel=NAME, body=body, signature=sign(body))
 
     def callback_verify(self, body: bytes, signature: str) -> CallbackEvent:
-        if not hmac.compare_digest(sign(body), signature or ""):
+        # Bytes, not str: compare_digest refuses a str with non-ASCII characters (a 500).
+        given = (signature or "").encode("utf-8", errors="replace")
+        if not hmac.compare_digest(sign(body).encode(), given):
             raise DomainError(
                 PaymentError.SIGNATURE_INVALID, _("The callback signature is not valid.")
             )

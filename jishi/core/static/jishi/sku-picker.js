@@ -14,6 +14,17 @@
   const qty = document.getElementById("qty");
   const hint = document.getElementById("sku-hint");
 
+  // "Buy now" / "Add to cart" carry the chosen SKU and quantity; off until a SKU in stock is chosen.
+  function syncBuy() {
+    const sku = skus.find((s) => String(s.id) === skuInput.value);
+    const ok = !!sku && sku.stock > 0;
+    document.querySelectorAll("[data-buy-sku]").forEach((i) => { i.value = ok ? sku.id : ""; });
+    document.querySelectorAll("[data-buy-qty]").forEach((i) => { i.value = Math.max(1, parseInt(qty.value, 10) || 1); });
+    document.querySelectorAll("[data-buy-button]").forEach((b) => { b.disabled = !ok; });
+  }
+  qty.addEventListener("input", syncBuy);
+  document.querySelectorAll("[data-buy-form]").forEach((f) => f.addEventListener("submit", syncBuy));
+
   function matches(sku, extra) {
     const want = Object.assign({}, chosen, extra || {});
     return Object.keys(want).every((k) => sku.specs[k] === want[k]);
@@ -45,6 +56,7 @@
       skuInput.value = skus.length === 1 ? skus[0].id : "";
       if (hint) hint.hidden = false;
     }
+    syncBuy();
   }
   document.querySelectorAll(".spec-option").forEach((btn) =>
     btn.addEventListener("click", () => {
@@ -56,6 +68,7 @@
     btn.addEventListener("click", () => {
       const max = parseInt(qty.max || "999999", 10);
       qty.value = Math.min(max, Math.max(1, (parseInt(qty.value, 10) || 1) + parseInt(btn.dataset.step, 10)));
+      syncBuy();
     }));
   document.querySelectorAll("[data-thumb]").forEach((img) =>
     img.addEventListener("mouseenter", () => {
