@@ -26,7 +26,7 @@ from jishi.core.invariants import invariant
 from jishi.core.money import format_fen
 from jishi.core.rules import rule
 from jishi.core.validation import clean_int, clean_text
-from jishi.inventory.services import stock_return, stock_take
+from jishi.inventory.services import products_lock, stock_return, stock_take
 from jishi.ledger.services import (
     commission_account,
     escrow_account,
@@ -375,11 +375,11 @@ def _group_pay(*, buyer: User, group_id: int) -> OrderGroup:
             OrderError.NOTHING_TO_PAY, _("Nothing in this order can be paid (it was closed).")
         )
     lines = lock_lines(orders=payable)
+    # All products before their SKUs and before ledger accounts (the global lock order), in
+    # one sorted batch: stock_take and the sales counters below then only re-lock held rows.
+    products_lock(line.product_id for line in lines)
     stock_take((line.sku_id, line.quantity) for line in lines if not line.stock_held)
     OrderLine.objects.filter(pk__in=[line.pk for line in lines]).update(stock_held=True)
-    # Product rows before ledger accounts (the global lock order): a payment that held the
-    # wallet while waiting for a product could deadlock with the same buyer's refund or
-    # second payment, which lock the product (stock summary) before the wallet.
     sold: dict[int, int] = {}
     for line in lines:
         sold[line.product_id] = sold.get(line.product_id, 0) + line.quantity

@@ -8,7 +8,7 @@ once to go unnoticed.
 
 from collections import Counter, defaultdict
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from jishi.catalog.models import Product, Sku
 from jishi.core.models import OutboxMessage
@@ -60,7 +60,7 @@ def _stock(world: World, problems: list[str]) -> None:
             problems.append(f"product {product.pk}: sales count {product.sales_count} != {sold}")
 
 
-def _lines(order_ids: list[int], problems: list[str]) -> None:
+def _lines(order_ids: QuerySet, problems: list[str]) -> None:
     """Whether each line holds stock follows from its order's status."""
     rows = OrderLine.objects.filter(order_id__in=order_ids).values_list(
         "order_id", "order__status", "order__paid_at", "stock_deduction", "stock_held"
@@ -76,7 +76,7 @@ def _lines(order_ids: list[int], problems: list[str]) -> None:
             problems.append(f"order {order_id} ({status}): a line holds stock = {held}")
 
 
-def _orders(world: World, order_ids: list[int], unchanged_postage: set[int], problems) -> None:
+def _orders(world: World, order_ids: QuerySet, unchanged_postage: set[int], problems) -> None:
     templates = {
         t.shop_id: t for t in ShippingTemplate.objects.filter(shop__in=[s.pk for s in world.shops])
     }
@@ -139,7 +139,7 @@ def _orders(world: World, order_ids: list[int], unchanged_postage: set[int], pro
         problems.append(f"order {row['order_id']}: {row['n']} {row['kind']} transfers")
 
 
-def _money(world: World, extra_topups: Counter, order_ids: list[int], problems) -> dict:
+def _money(world: World, extra_topups: Counter, order_ids: QuerySet, problems) -> dict:
     """Wallets, shop balances and the platform's commission, each from independent records."""
     buyers = [b.pk for b in world.buyers]
     shops = [s.pk for s in world.shops]
@@ -224,11 +224,20 @@ def _money(world: World, extra_topups: Counter, order_ids: list[int], problems) 
 
 
 def checks_run(
-    world: World, *, order_ids: list[int], extra_topups: Counter, unchanged_postage: set[int]
+    world: World, *, known_orders: set[int], extra_topups: Counter, unchanged_postage: set[int]
 ) -> tuple[CheckReport, list[str], dict]:
     """Run the ledger check and the simulator's invariants; returns (ledger report,
-    problems, money summary)."""
+    problems, money summary). ``known_orders`` are the orders the run saw placed."""
     problems: list[str] = []
+    # The run's shops sell only to the run's buyers: their orders are the run's orders. (A
+    # subquery, not a list of ids, so that big runs stay within SQLite's parameter limit.)
+    order_ids = Order.objects.filter(shop__in=[shop.pk for shop in world.shops]).values("pk")
+    found = set(order_ids.values_list("pk", flat=True))
+    if found != known_orders:
+        problems.append(
+            f"orders the run did not see placed: {sorted(found - known_orders)[:10]}, "
+            f"placed but missing: {sorted(known_orders - found)[:10]}"
+        )
     _stock(world, problems)
     _lines(order_ids, problems)
     _orders(world, order_ids, unchanged_postage, problems)
