@@ -145,7 +145,8 @@ def payment_pin_set(*, user: User, password: str, pin: str) -> None:
     else:
         existing.pin_hash = make_password(pin)
         existing.failed_attempts = 0
-        existing.locked_until = None
+        # A lockout stands for its full 3 hours: changing the PIN must not lift it, or anyone
+        # who knows the login password could keep guessing.
         existing.updated_at = clock.now()
         existing.save()
         kind = "pin_changed"

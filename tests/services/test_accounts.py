@@ -320,23 +320,26 @@ def test_pin_attempts_follow_the_rule(pin_user, make_operator):
         services.payment_pin_verify(user=pin_user, pin="111222")
 
 
-def test_pin_change_requires_password_and_resets_lockout(pin_user):
+def test_pin_change_requires_password_and_keeps_an_active_lockout(pin_user):
     for _ in range(3):
         with pytest.raises(DomainError):
             services.payment_pin_verify(user=pin_user, pin="111222")
-    assert pin_row(pin_user).locked_until is not None
+    locked_until = pin_row(pin_user).locked_until
+    assert locked_until is not None
 
     with pytest.raises(DomainError) as exc:
         services.payment_pin_set(user=pin_user, password="wrong-pass1", pin="481357")
     assert exc.value.code == AccountError.PASSWORD_WRONG
-    assert pin_row(pin_user).locked_until is not None
 
     services.payment_pin_set(user=pin_user, password=pin_user.raw_password, pin="481357")
     row = pin_row(pin_user)
     assert row.failed_attempts == 0
-    assert row.locked_until is None
+    assert row.locked_until == locked_until  # a new PIN does not lift the 3-hour lock
     assert kinds(pin_user)[-1] == "pin_changed"
     assert "payment_pin.changed" in actions(pin_user)
+    with pytest.raises(Locked):
+        services.payment_pin_verify(user=fresh(pin_user), pin="481357")
+    clock.advance(timedelta(hours=3, seconds=1))
     services.payment_pin_verify(user=fresh(pin_user), pin="481357")
     with pytest.raises(DomainError) as exc:
         services.payment_pin_verify(user=fresh(pin_user), pin=GOOD_PIN)
