@@ -75,10 +75,10 @@ class Account(models.Model):
 
 
 class TransferFlag(models.TextChoices):
-    POSTED = "posted", "posted"  # a single-phase transfer, final at once
-    PENDING = "pending", "pending"  # phase one: reserves the amount
-    POST_PENDING = "post_pending", "post pending"  # phase two: completes a pending transfer
-    VOID_PENDING = "void_pending", "void pending"  # phase two: cancels a pending transfer
+    POSTED = "posted", _("Posted")  # a single-phase transfer, final at once
+    PENDING = "pending", _("Pending (reserved)")  # phase one: reserves the amount
+    POST_PENDING = "post_pending", _("Pending posted")  # phase two: completes a pending transfer
+    VOID_PENDING = "void_pending", _("Pending voided")  # phase two: cancels a pending transfer
 
 
 class Transfer(models.Model):

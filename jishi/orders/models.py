@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jishi.catalog.models import Product, Sku
+from jishi.catalog.models import Product, Sku, StockDeduction
 from jishi.core import clock
 from jishi.shops.models import Shop
 
@@ -160,3 +160,10 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} x{self.quantity}"
+
+    @property
+    def stock_deduction_label(self) -> str:
+        """The label of the stock deduction mode frozen on the line (e.g. "拍下减库存")."""
+        if self.stock_deduction in StockDeduction.values:
+            return StockDeduction(self.stock_deduction).label
+        return self.stock_deduction

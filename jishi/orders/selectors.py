@@ -14,6 +14,20 @@ from jishi.core.rules import rule
 from jishi.orders.models import CartItem, Order, OrderGroup, OrderLine, OrderStatus
 from jishi.shops.models import ShopStatus
 
+
+def time_left(deadline: datetime, now: datetime) -> dict[str, int]:
+    """The time from ``now`` to ``deadline`` (never negative), split into days, hours and
+    minutes for the compact countdowns ("1天2小时3分")."""
+    seconds = max(int((deadline - now).total_seconds()), 0)
+    minutes = seconds // 60
+    return {
+        "seconds": seconds,
+        "days": minutes // 1440,
+        "hours": minutes // 60 % 24,
+        "minutes": minutes % 60,
+    }
+
+
 # --- buyer: cart ------------------------------------------------------------------------------
 
 

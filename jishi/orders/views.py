@@ -286,17 +286,8 @@ def _countdown(order: Any, now: datetime) -> dict[str, Any] | None:
         return None
     if deadline is None:
         return None
-    seconds = max(int((deadline - now).total_seconds()), 0)
-    minutes = seconds // 60
-    return {
-        "kind": kind,
-        "deadline": deadline,
-        "seconds": seconds,
-        "days": minutes // 1440,
-        "hours": minutes // 60 % 24,
-        "minutes": minutes % 60,
-        "expired": seconds == 0,
-    }
+    left = selectors.time_left(deadline, now)
+    return {"kind": kind, "deadline": deadline, "expired": left["seconds"] == 0, **left}
 
 
 def _decorate(orders: list, now: datetime) -> list:

@@ -20,15 +20,25 @@ def _logout(page):
     page.click(".topbar form.inline button[type=submit] >> nth=0")
 
 
-def test_checkout_pay_ship_confirm_release(page, make_user, make_shop, make_product,
-                                           screenshot):
+def test_checkout_pay_ship_confirm_release(page, make_user, make_shop, make_product, screenshot):
     shop = make_shop(name="赣南脐橙果园", province="江西省")
-    make_product(shop, listed=True, title="赣南脐橙 新鲜当季 5斤装", skus=[
-        {"specs": {"规格": "5斤"}, "price_fen": 4990, "stock": 20}])
+    make_product(
+        shop,
+        listed=True,
+        title="赣南脐橙 新鲜当季 5斤装",
+        skus=[{"specs": {"规格": "5斤"}, "price_fen": 4990, "stock": 20}],
+    )
     buyer = make_user(username="橙子爱好者")
     payment_pin_set(user=buyer, password=buyer.raw_password, pin=PIN)
-    address_create(user=buyer, recipient="王五", phone="13900001111", province="上海市",
-                   city="上海市", district="浦东新区", detail="世纪大道 100 号")
+    address_create(
+        user=buyer,
+        recipient="王五",
+        phone="13900001111",
+        province="上海市",
+        city="上海市",
+        district="浦东新区",
+        detail="世纪大道 100 号",
+    )
     fund(buyer, 20_000)
 
     _login(page, buyer)
