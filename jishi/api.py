@@ -4,10 +4,12 @@ Auth: a browser session (with CSRF) or ``Authorization: Bearer jsk_...`` for pro
 Every error is ``{"code", "message", "extra"}`` with a 4xx status.
 """
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -76,19 +78,89 @@ def on_domain_error(request: HttpRequest, exc: DomainError):
     return api.create_response(request, exc.as_dict(), status=exc.status_code)
 
 
+# Pydantic error types -> our translated field messages (the English "msg" is not shown).
+# ``%(name)s`` placeholders are filled from the error's ``ctx``.
+VALIDATION_MESSAGES: dict[str, Any] = {
+    "missing": gettext_lazy("This field is required."),
+    "int_type": gettext_lazy("Enter a whole number."),
+    "int_parsing": gettext_lazy("Enter a whole number."),
+    "int_from_float": gettext_lazy("Enter a whole number."),
+    "int_parsing_size": gettext_lazy("This number is too large."),
+    "float_type": gettext_lazy("Enter a number."),
+    "float_parsing": gettext_lazy("Enter a number."),
+    "finite_number": gettext_lazy("Enter a number."),
+    "string_type": gettext_lazy("Enter text."),
+    "string_too_long": gettext_lazy("Enter at most %(max_length)s characters."),
+    "string_too_short": gettext_lazy("Enter at least %(min_length)s characters."),
+    "too_long": gettext_lazy("Give at most %(max_length)s items."),
+    "too_short": gettext_lazy("Give at least %(min_length)s items."),
+    "greater_than_equal": gettext_lazy("Enter a value of at least %(ge)s."),
+    "greater_than": gettext_lazy("Enter a value greater than %(gt)s."),
+    "less_than_equal": gettext_lazy("Enter a value of at most %(le)s."),
+    "less_than": gettext_lazy("Enter a value less than %(lt)s."),
+    "bool_type": gettext_lazy("Enter true or false."),
+    "bool_parsing": gettext_lazy("Enter true or false."),
+    "literal_error": gettext_lazy("Choose one of: %(expected)s."),
+    "enum": gettext_lazy("Choose one of: %(expected)s."),
+    "list_type": gettext_lazy("Enter a list."),
+    "dict_type": gettext_lazy("Enter an object."),
+    "model_type": gettext_lazy("Enter an object."),
+    "model_attributes_type": gettext_lazy("Enter an object."),
+    "json_invalid": gettext_lazy("The request body is not valid JSON."),
+    "json_type": gettext_lazy("The request body is not valid JSON."),
+    "extra_forbidden": gettext_lazy("This field is not allowed."),
+    "date_parsing": gettext_lazy("Enter a valid date."),
+    "date_from_datetime_parsing": gettext_lazy("Enter a valid date."),
+    "datetime_parsing": gettext_lazy("Enter a valid date and time."),
+    "datetime_from_date_parsing": gettext_lazy("Enter a valid date and time."),
+}
+INVALID_VALUE = gettext_lazy("Invalid value.")
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """One pydantic error as a sentence in the request's language."""
+    kind = error.get("type", "")
+    ctx = dict(error.get("ctx") or {})
+    if kind == "value_error":
+        # Raised by our own validators (jishi.core.schemas), whose messages are translated.
+        return str(ctx.get("error") or INVALID_VALUE)
+    template = VALIDATION_MESSAGES.get(kind)
+    if template is None:
+        return str(INVALID_VALUE)
+    if "expected" in ctx:  # "'new', 'sales' or 'price_asc'" -> "new / sales / price_asc"
+        choices = re.findall(r"'([^']*)'", str(ctx["expected"]))
+        ctx["expected"] = " / ".join(choices) if choices else ctx["expected"]
+    try:
+        return str(template) % ctx if "%(" in str(template) else str(template)
+    except (KeyError, TypeError, ValueError):
+        return str(INVALID_VALUE)
+
+
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError):
-    from django.utils.translation import gettext as _
-
-    fields = {}
+    """422: ``extra.fields`` maps each field (``skus.1.price_fen``) to a translated message;
+    ``extra.types`` keeps pydantic's error type per field for programs."""
+    fields: dict[str, str] = {}
+    types: dict[str, str] = {}
     for error in exc.errors:
         loc = [
             str(p)
             for p in error.get("loc", ())
             if p not in ("body", "payload", "query", "path", "form")
         ]
-        fields[".".join(loc) or "body"] = error.get("msg", "")
-    return _error(request, 422, CoreError.VALIDATION, _("The input is not valid."), fields=fields)
+        name = ".".join(loc) or "body"
+        if name in fields:  # several rules broken: the first one is enough to act on
+            continue
+        fields[name] = validation_message(error)
+        types[name] = str(error.get("type", ""))
+    return _error(
+        request,
+        422,
+        CoreError.VALIDATION,
+        gettext("The input is not valid."),
+        fields=fields,
+        types=types,
+    )
 
 
 @api.exception_handler(AuthenticationError)

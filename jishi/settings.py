@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # the bundled Swagger UI (static), so /api/v1/docs works offline
     "jishi.core",
     "jishi.accounts",
     "jishi.shops",

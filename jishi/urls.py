@@ -18,3 +18,7 @@ urlpatterns = [
     # Uploaded images; behind a real web server in production (see docs/operating.md).
     re_path(r"^media/(?P<path>.*)$", serve_media, {"document_root": settings.MEDIA_ROOT}),
 ]
+
+handler404 = "jishi.core.views.page_not_found"
+handler403 = "jishi.core.views.permission_denied"
+handler500 = "jishi.core.views.server_error"

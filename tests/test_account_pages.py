@@ -1,6 +1,7 @@
 """Account pages in the browser sense: register, log in/out, security settings, addresses,
 message box. Driven with Django's test Client against the real URLs and templates."""
 
+import json
 import re
 from datetime import datetime, timedelta
 
@@ -223,7 +224,7 @@ def test_password_change_keeps_the_session(buyer_client, buyer):
         reverse("accounts:settings"),
         {
             "action": "password",
-            "password": PASSWORD,
+            "old_password": PASSWORD,
             "new_password": "newpass2025",
             "new_password2": "newpass2025",
         },
@@ -241,18 +242,22 @@ def test_password_change_keeps_the_session(buyer_client, buyer):
     [
         (
             {
-                "password": "wrong-pass1",
+                "old_password": "wrong-pass1",
                 "new_password": "newpass2025",
                 "new_password2": "newpass2025",
             },
-            "password",
+            "old_password",
         ),
         (
-            {"password": PASSWORD, "new_password": "short1", "new_password2": "short1"},
+            {"old_password": PASSWORD, "new_password": "short1", "new_password2": "short1"},
             "new_password",
         ),
         (
-            {"password": PASSWORD, "new_password": "newpass2025", "new_password2": "newpass2026"},
+            {
+                "old_password": PASSWORD,
+                "new_password": "newpass2025",
+                "new_password2": "newpass2026",
+            },
             "new_password2",
         ),
     ],
@@ -334,7 +339,7 @@ def test_bank_card_change_needs_verification(buyer_client, buyer):
             "action": "bank_card",
             "password": PASSWORD,
             "bank_name": "农业银行",
-            "bank_card": "6228480402564890018",
+            "card_number": "6228480402564890018",
         },
     )
     assert response.status_code == 400
@@ -357,17 +362,22 @@ def test_bank_card_change_when_verified(buyer_client, buyer):
     assert 'data-testid="form-bank-card"' in _html(buyer_client.get(reverse("accounts:settings")))
     bad = buyer_client.post(
         reverse("accounts:settings"),
-        {"action": "bank_card", "password": PASSWORD, "bank_name": "农业银行", "bank_card": "1234"},
+        {
+            "action": "bank_card",
+            "password": PASSWORD,
+            "bank_name": "农业银行",
+            "card_number": "1234",
+        },
     )
     assert bad.status_code == 400
-    assert 'data-testid="error-bank_card"' in _html(bad)
+    assert 'data-testid="error-card_number"' in _html(bad)
     response = buyer_client.post(
         reverse("accounts:settings"),
         {
             "action": "bank_card",
             "password": PASSWORD,
             "bank_name": "农业银行",
-            "bank_card": "6228480402564890018",
+            "card_number": "6228480402564890018",
         },
         follow=True,
     )
@@ -580,3 +590,56 @@ def test_message_times_are_local(buyer_client, buyer, settings):
     assert abs(local - body_time) < timedelta(minutes=2)  # the site's zone, not UTC
     shown = _html(buyer_client.get(reverse("accounts:notifications")))
     assert local.strftime("%Y-%m-%d %H:%M") in shown
+
+
+# --- error pages ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_unknown_page_is_the_styled_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    html = _html(response)
+    assert '<link rel="stylesheet" href="/static/jishi/jishi.css">' in html  # our layout
+    assert "<code>not_found</code>" in html
+    assert "页面不存在。" in html
+    english = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "This page does not exist." in _html(english)
+
+
+@pytest.mark.django_db
+def test_403_and_500_handlers(rf, buyer):
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.exceptions import PermissionDenied
+
+    from jishi import urls
+    from jishi.core import views
+
+    assert urls.handler500 == "jishi.core.views.server_error"
+    assert urls.handler403 == "jishi.core.views.permission_denied"
+    request = rf.get("/seller/")
+    request.user = buyer
+    forbidden = views.permission_denied(request, PermissionDenied())
+    assert forbidden.status_code == 403
+    assert "<code>forbidden</code>" in _html(forbidden)
+    request = rf.get("/cart/")
+    request.user = AnonymousUser()
+    failed = views.server_error(request)
+    assert failed.status_code == 500
+    assert "<code>server_error</code>" in _html(failed)
+    api_request = rf.get("/api/v1/orders")
+    api_failed = views.server_error(api_request)
+    assert api_failed.status_code == 500
+    assert json.loads(api_failed.content)["code"] == "server_error"
+    assert views.permission_denied(api_request).status_code == 403
+    bare = rf.get("/cart/")  # no user: the page cannot render, plain text instead
+    assert views.server_error(bare).status_code == 500
+
+
+@pytest.mark.django_db
+def test_register_page_shows_password_rules_in_chinese(client):
+    data = {"username": "shorty", "password": "ab1", "password2": "ab1"}
+    response = client.post(reverse("accounts:register"), data)
+    assert response.status_code == 400
+    assert "密码长度太短。密码必须包含至少 8 个字符。" in _html(response)
+    assert "This password is too short" not in _html(response)

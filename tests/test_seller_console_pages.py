@@ -269,6 +269,53 @@ def test_seller_journey_from_verification_to_storefront(
     assert "安吉白茶 明前特级".encode() in c.get(f"/category/{leaf.parent_id}/").content
 
 
+@pytest.mark.django_db
+def test_products_without_images_show_a_placeholder(client, seller_shop, leaf):
+    from jishi.catalog.services import product_list
+
+    product = product_create(
+        actor=seller_shop.owner,
+        category_id=leaf.pk,
+        title="无图竹篮",
+        spec_names=[],
+        skus=[{"specs": {}, "price_fen": 5000, "stock": 3}],
+    )
+    product_list(actor=seller_shop.owner, product_id=product.pk)
+    placeholder = b"/static/jishi/no-image.svg"
+    for url in ("/", f"/category/{leaf.pk}/", f"/item/{product.pk}/", f"/shop/{seller_shop.pk}/"):
+        page = client.get(url)
+        assert page.status_code == 200 and "无图竹篮".encode() in page.content, url
+        assert placeholder in page.content, url
+    assert b'data-testid="no-image"' in client.get(f"/item/{product.pk}/").content
+    c = _client(client, seller_shop.owner)
+    assert placeholder in c.get("/seller/products/").content
+    assert placeholder in c.get("/seller/stock/").content
+    svg = client.get(placeholder.decode())
+    assert svg.status_code == 200
+    assert b"<svg" in b"".join(svg.streaming_content)
+
+
+@pytest.mark.django_db
+def test_english_mode_uses_english_category_names(client, operator_factory):
+    from django.utils import translation
+
+    operator = operator_factory("catalog")
+    root = category_create(operator=operator, name="水果生鲜", name_en="Fresh fruit")
+    apples = category_create(operator=operator, name="苹果", name_en="Apples", parent_id=root.pk)
+    category_create(operator=operator, name="柑橘", parent_id=root.pk)  # no English name
+    for url in ("/", f"/category/{root.pk}/", f"/category/{apples.pk}/"):
+        html = client.get(url).content.decode()
+        assert "Fresh fruit" in html and "Apples" in html, url
+        assert "苹果" not in html and "水果生鲜" not in html, url
+        assert "柑橘" in html, url  # falls back to the Chinese name
+    chinese = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "苹果" in chinese and "Apples" not in chinese
+    with translation.override("en"):
+        assert apples.display_name == "Apples"
+    with translation.override("zh-hans"):
+        assert apples.display_name == "苹果"
+
+
 # --- seller pages ---------------------------------------------------------------------------
 
 
@@ -316,6 +363,37 @@ def test_open_shop_errors_are_shown(client, seller_shop, user_factory, operator_
     assert resp.status_code == 400
     assert b"A shop with this name exists." in resp.content
     assert not ShopStaff.objects.filter(user=seller).exists()
+
+
+def _sku_rows(html: str) -> list[str]:
+    """The SKU table's rows (one <tr data-key=...> each), in order."""
+    return re.findall(r'<tr class="[^"]*" data-key=".*?</tr>', html, re.S)
+
+
+@pytest.mark.django_db
+def test_too_large_price_is_shown_in_yuan_on_its_row(client, seller_shop, leaf):
+    data = _product_post(leaf.pk)
+    data["sku_price"][2] = "100000000.01"  # above the 100 million yuan limit
+    resp = _client(client, seller_shop.owner).post("/seller/products/new/", data)
+    assert resp.status_code == 400
+    rows = _sku_rows(resp.content.decode())
+    assert len(rows) == 4
+    assert "A price is from 0.01 to 100,000,000.00 yuan." in rows[2]
+    assert "row-error" not in rows[0] + rows[1] + rows[3]
+    assert b"Fix the marked SKU rows." in resp.content
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_list_price_below_the_price_is_shown_on_its_row(client, seller_shop, leaf):
+    data = _product_post(leaf.pk)
+    data["sku_list_price"][1] = "150.00"  # the price of row 1 is 200.50
+    resp = _client(client, seller_shop.owner).post("/seller/products/new/", data)
+    assert resp.status_code == 400
+    rows = _sku_rows(resp.content.decode())
+    assert "The crossed-out list price must be higher than the price." in rows[1]
+    assert "row-error" not in rows[0] + rows[2] + rows[3]
+    assert not Product.objects.exists()
 
 
 @pytest.mark.django_db
@@ -383,6 +461,38 @@ def test_other_shops_product_is_404(client, seller_shop, leaf, user_factory, ope
     sku.refresh_from_db()
     mine.refresh_from_db()
     assert sku.stock == 1 and mine.title == "我的茶" and mine.status == ProductStatus.DRAFT
+
+
+@pytest.mark.django_db
+def test_staff_accounts_do_not_see_real_name_verification(client, seller_shop):
+    from jishi.shops.services import staff_create
+
+    staff = staff_create(
+        actor=seller_shop.owner, username=f"cs{next(_n)}", password=PASSWORD, role="service"
+    ).user
+    c = _client(client, seller_shop.owner)
+    assert reverse("seller:verify").encode() in c.get("/seller/").content  # the owner's menu
+    c = _client(client, staff)
+    home = c.get("/seller/")
+    assert reverse("seller:verify").encode() not in home.content
+    page = c.get("/seller/verify/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="verify-staff"' in html
+    assert "Real-name verification is for shop owners." in html
+    assert seller_shop.name in html
+    assert 'data-testid="verify-form"' not in html
+    post = c.post(
+        "/seller/verify/",
+        {"real_name": "王五", "id_number": _id_number(9), "bank_name": "农行", "bank_card": "1"},
+    )
+    assert post.status_code == 403
+    assert not RealNameVerification.objects.filter(user=staff).exists()
+    settings_page = c.get(reverse("accounts:settings")).content.decode()
+    assert 'data-testid="verification-row"' not in settings_page
+    assert 'data-testid="bank-card-row"' not in settings_page
+    owner_settings = _client(client, seller_shop.owner).get(reverse("accounts:settings"))
+    assert b'data-testid="verification-row"' in owner_settings.content
 
 
 @pytest.mark.django_db
@@ -654,3 +764,19 @@ def test_catalog_manager_moderates_products(client, operator_factory, seller_sho
     assert "野生灵芝".encode() not in c.get("/").content
     seller_page = _client(client, seller_shop.owner).get("/seller/products/?status=banned")
     assert "虚假宣传".encode() in seller_page.content
+
+
+@pytest.mark.django_db
+def test_category_page_refuses_a_sibling_name_and_states_the_rate_bound(client, operator_factory):
+    c = _client(client, operator_factory("catalog"))
+    root = category_create(operator=operator_factory("catalog"), name="山货")
+    category_create(operator=operator_factory("catalog"), name="笋干", parent_id=root.pk)
+    data = {"name": "笋干", "parent_id": str(root.pk), "rate_percent": "2", "position": "0"}
+    resp = c.post("/console/categories/", data)
+    assert resp.status_code == 400
+    assert b"Another category at this level already has this name." in resp.content
+    assert Category.objects.filter(name="笋干").count() == 1
+    too_high = {**data, "name": "菌菇", "rate_percent": "51"}
+    assert b"A commission rate is at most 50%." in c.post("/console/categories/", too_high).content
+    zh = c.post("/console/categories/", too_high, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "佣金比例不能超过 50%。" in zh.content.decode()

@@ -336,6 +336,26 @@ def test_console_order_view_lists_its_transfers(client, trade, make_operator):
     assert client.get(reverse("console:order", args=[order.pk + 999])).status_code == 404
 
 
+def test_console_audit_log_shows_reason_labels_not_codes(client, trade, make_operator):
+    import re
+
+    finished = _finished(trade)
+    unpaid = _place(trade, quantity=1)
+    clock.advance(timedelta(hours=25))
+    orders_sweep()
+    client.force_login(make_operator("reviewer"))
+    for order, label, code in (
+        (finished, "Receipt confirmed by the buyer", "buyer_confirmed"),
+        (unpaid, "Not paid in time", "unpaid_timeout"),
+    ):
+        html = client.get(reverse("console:order", args=[order.pk])).content.decode()
+        reasons = re.findall(r'<td class="small reason-cell">([^<]*)</td>', html)
+        assert label in reasons, order.pk
+        assert code not in reasons
+    zh = client.get(reverse("console:order", args=[unpaid.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert '<td class="small reason-cell">超时未付款</td>' in zh.content.decode()
+
+
 def test_ledger_page_runs_the_check_and_shows_zero_drift(client, trade, make_operator):
     _finished(trade)
     client.force_login(make_operator("finance"))

@@ -13,6 +13,7 @@ class AccountError(ErrorCode):
     PIN_WRONG = "pin_wrong"
     PIN_LOCKED = "pin_locked"
     PHONE_INVALID = "phone_invalid"
+    EMAIL_INVALID = "email_invalid"
     PROVINCE_INVALID = "province_invalid"
     ADDRESS_LIMIT = "address_limit"
     ID_NUMBER_INVALID = "id_number_invalid"

@@ -9,6 +9,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -52,11 +53,10 @@ def _password_check(password: str, user: User | None, field: str = "password") -
         raise field_error(field, " ".join(exc.messages), AccountError.PASSWORD_WEAK) from exc
 
 
-def _password_confirm(user: User, password: str) -> None:
+def _password_confirm(user: User, password: str, field: str = "password") -> None:
+    """``field`` is the caller's request field, so the error lands where the password was typed."""
     if not user.check_password(password or ""):
-        raise field_error(
-            "password", _("The login password is wrong."), AccountError.PASSWORD_WRONG
-        )
+        raise field_error(field, _("The login password is wrong."), AccountError.PASSWORD_WRONG)
 
 
 # --- registration and login -------------------------------------------------------------------
@@ -79,6 +79,13 @@ def user_register(*, username: str, password: str, phone: str = "", email: str =
             "phone", _("Enter a valid mobile phone number."), AccountError.PHONE_INVALID
         )
     email = clean_text(email, field="email", max_length=254, required=False)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise field_error(
+                "email", _("Enter a valid e-mail address."), AccountError.EMAIL_INVALID
+            ) from exc
     candidate = User(username=username, phone=phone, email=email)
     _password_check(password, candidate)
     candidate.set_password(password)
@@ -102,7 +109,7 @@ def user_authenticate(*, request: Any, username: str, password: str) -> User:
 
 @transaction.atomic
 def password_change(*, user: User, old_password: str, new_password: str) -> None:
-    _password_confirm(user, old_password)
+    _password_confirm(user, old_password, field="old_password")
     _password_check(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -311,12 +318,13 @@ def address_set_default(*, user: User, address_id: int) -> Address:
 # --- real-name verification and bank card -----------------------------------------------------
 
 
-def _card_clean(bank_name: str, card_number: str) -> tuple[str, str]:
+def _card_clean(bank_name: str, card_number: str, field: str) -> tuple[str, str]:
+    """``field`` names the card number as the caller's request does."""
     bank_name = clean_text(bank_name, field="bank_name", max_length=40)
     card_number = (card_number or "").replace(" ", "")
     if not v.bank_card_is_valid(card_number):
         raise field_error(
-            "bank_card", _("Enter a valid bank card number."), AccountError.BANK_CARD_INVALID
+            field, _("Enter a valid bank card number."), AccountError.BANK_CARD_INVALID
         )
     return bank_name, card_number
 
@@ -353,7 +361,7 @@ def verification_submit(
             _("This ID number is used by another account."),
             AccountError.ID_NUMBER_USED,
         )
-    bank_name, card_number = _card_clean(bank_name, bank_card)
+    bank_name, card_number = _card_clean(bank_name, bank_card, field="bank_card")
     record = RealNameVerification.objects.create(
         user=user,
         real_name=real_name,
@@ -426,7 +434,7 @@ def bank_card_change(*, user: User, password: str, bank_name: str, card_number: 
     )
     if verified is None:
         raise DomainError(AccountError.NOT_VERIFIED, _("Complete real-name verification first."))
-    bank_name, card_number = _card_clean(bank_name, card_number)
+    bank_name, card_number = _card_clean(bank_name, card_number, field="card_number")
     old = BankCard.objects.select_for_update().filter(user=user, is_active=True).first()
     if old:
         old.is_active = False

@@ -22,6 +22,7 @@ from jishi.accounts.validators import PROVINCES, phone_mask
 from jishi.core.errors import DomainError, field_error
 from jishi.core.pagination import page_of
 from jishi.core.web import form_errors
+from jishi.shops.selectors import staff_sub_account_of
 
 NOTIFICATIONS_PAGE_SIZE = 20
 CONFIRM_MISMATCH = "confirmation_mismatch"
@@ -136,6 +137,8 @@ def _settings_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "pin": selectors.payment_pin_status(user=user),
         "verification": verification,
         "is_verified": selectors.user_is_verified(user=user),
+        # A shop's staff sub-account never verifies or withdraws: those rows are hidden.
+        "is_staff_account": staff_sub_account_of(user=user) is not None,
         "bank_card": selectors.bank_card_active(user=user),
         "tokens": list(selectors.api_token_list_for_user(user=user)),
         "address_count": selectors.address_list_for_user(user=user).count(),
@@ -158,7 +161,7 @@ def _settings_action(request: HttpRequest, action: str) -> tuple[str | None, dic
                 "new_password2", _("The two passwords do not match."), CONFIRM_MISMATCH
             )
         services.password_change(
-            user=user, old_password=post.get("password", ""), new_password=new_password
+            user=user, old_password=post.get("old_password", ""), new_password=new_password
         )
         update_session_auth_hash(request, user)  # stay logged in on this device
         return _("Your login password was changed."), {}
@@ -176,7 +179,7 @@ def _settings_action(request: HttpRequest, action: str) -> tuple[str | None, dic
             user=user,
             password=post.get("password", ""),
             bank_name=post.get("bank_name", ""),
-            card_number=post.get("bank_card", ""),
+            card_number=post.get("card_number", ""),
         )
         return _("Withdrawals now go to %(bank)s %(card)s.") % {
             "bank": card.bank_name,

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from jishi.core import clock
@@ -27,6 +28,14 @@ class Category(models.Model):
         verbose_name_plural = "categories"
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language: ``name_en`` in English when there is one."""
+        language = get_language() or ""
+        if language.startswith("en") and self.name_en:
+            return self.name_en
         return self.name
 
     @property

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
 
 from jishi.catalog.models import Category, Product, ProductImage, ProductStatus, Sku
 from jishi.catalog.services import products_visible_q
@@ -32,7 +33,7 @@ def category_tree() -> list[Category]:
 def category_get(*, category_id: int) -> Category:
     category = Category.objects.filter(pk=category_id, is_active=True).first()
     if category is None:
-        raise NotFound(message="category")
+        raise NotFound(message=_("Category not found."))
     return category
 
 
@@ -107,7 +108,7 @@ def product_get_public(*, product_id: Any) -> Product:
             .first()
         )
     if product is None:
-        raise NotFound(message="product")
+        raise NotFound(message=_("Product not found."))
     return product
 
 
@@ -126,7 +127,7 @@ def product_get_for_staff(*, actor: Any, product_id: Any) -> Product:
     if str(product_id).isdecimal():
         product = product_list_for_staff(actor=actor).filter(pk=product_id).first()
     if product is None:
-        raise NotFound(message="product")
+        raise NotFound(message=_("Product not found."))
     return product
 
 
@@ -186,9 +187,14 @@ def category_list_for_console() -> list[Category]:
 
 
 def category_get_for_console(*, category_id: Any) -> Category:
+    """One category (inactive too) with ``.depth`` and ``.product_count`` as in
+    ``category_list_for_console``."""
     category = (
-        Category.objects.filter(pk=category_id).first() if str(category_id).isdecimal() else None
+        Category.objects.annotate(product_count=Count("products")).filter(pk=category_id).first()
+        if str(category_id).isdecimal()
+        else None
     )
     if category is None:
-        raise NotFound(message="category")
+        raise NotFound(message=_("Category not found."))
+    category.depth = len(category_path(category))
     return category

@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from jishi.catalog import selectors, services
+from jishi.catalog.errors import CatalogError
 from jishi.catalog.models import Product, ProductStatus, StockDeduction
 from jishi.catalog.services import SPEC_DIMENSIONS_MAX, spec_key_of
 from jishi.core.errors import DomainError
-from jishi.core.money import FEN_PER_YUAN, parse_yuan
+from jishi.core.money import FEN_PER_YUAN, format_fen, parse_yuan
 from jishi.core.pagination import page_of
 from jishi.core.rules import rule
 from jishi.core.web import form_errors
@@ -35,8 +36,9 @@ STATUS_TABS = (
     (ProductStatus.DRAFT, gettext_lazy("Drafts")),
     (ProductStatus.BANNED, gettext_lazy("Taken down")),
 )
-# Service field names about one SKU, shown above the SKU table.
-SKU_FIELDS = {"price_fen", "list_price_fen", "stock", "code", "skus"}
+# A service error about one SKU is named skus.<index>.<field>; the index is the row's.
+SKU_ERROR_KEY = re.compile(r"^skus\.(\d+)(?:\.(\w+))?$")
+PRICE_FIELDS = ("price_fen", "list_price_fen")
 
 
 def fen_text(fen: int | None) -> str:
@@ -233,6 +235,21 @@ class ProductForm:
             return None
         return skus
 
+    def errors_from(self, exc: DomainError) -> None:
+        """Put a service refusal next to its field; an error about one SKU on its row."""
+        for key, message in form_errors(exc).items():
+            match = SKU_ERROR_KEY.match(key)
+            if match is None or int(match[1]) >= len(self.rows):
+                self.errors[key] = message
+                continue
+            if match[2] in PRICE_FIELDS and exc.code == CatalogError.PRICE_INVALID:
+                # The service speaks fen; this form takes yuan.
+                message = _("A price is from 0.01 to %(max)s yuan.") % {
+                    "max": format_fen(rule("sku_price_fen_max"))
+                }
+            self.rows[int(match[1])].error = message
+            self.errors["skus"] = _("Fix the marked SKU rows.")
+
     def service_data(self) -> dict[str, Any]:
         attributes = [[n, v] for n, v in self.attributes if n.strip() or v.strip()]
         return {**self.values, "attributes": attributes, "spec_names": self.spec_names}
@@ -322,14 +339,7 @@ def _product_form_page(
     request, membership: ShopStaff, product: Product | None, form, *, status: int = 200
 ):
     errors = form.errors
-    sku_error = next(
-        (
-            errors[key]
-            for key in ("skus", "price_fen", "list_price_fen", "stock", "code")
-            if key in errors
-        ),
-        "",
-    )
+    sku_error = errors.get("skus", "")
     attributes = form.attributes + [["", ""]] * ATTRIBUTE_ROWS_BLANK
     return seller_render(
         request,
@@ -382,7 +392,7 @@ def _product_save(request, membership: ShopStaff, product: Product | None):
     except DomainError as exc:
         if exc.status_code == 403:
             raise
-        form.errors.update(form_errors(exc))
+        form.errors_from(exc)
         return _product_form_page(request, membership, product, form, status=400)
     if product is None:
         messages.success(

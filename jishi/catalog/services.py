@@ -64,12 +64,30 @@ def _category_fields_clean(
 
 
 def _parent_get(parent_id: int | None) -> Category | None:
+    """The parent, locked: sibling-name checks below are then not raced by another create."""
     if parent_id in (None, "", 0):
         return None
-    parent = Category.objects.filter(pk=parent_id).first() if str(parent_id).isdecimal() else None
+    parent = (
+        Category.objects.select_for_update().filter(pk=parent_id).first()
+        if str(parent_id).isdecimal()
+        else None
+    )
     if parent is None:
         raise field_error("parent_id", _("The parent category does not exist."))
     return parent
+
+
+def _sibling_name_check(*, parent_id: int | None, name: str, exclude_id: int | None = None):
+    """Siblings (inactive ones too: they may come back) have different names."""
+    siblings = Category.objects.filter(parent_id=parent_id, name__iexact=name)
+    if exclude_id is not None:
+        siblings = siblings.exclude(pk=exclude_id)
+    if siblings.exists():
+        raise field_error(
+            "name",
+            _("Another category at this level already has this name."),
+            CatalogError.CATEGORY_NAME_TAKEN,
+        )
 
 
 @transaction.atomic
@@ -102,6 +120,7 @@ def category_create(
         commission_rate_bp=commission_rate_bp,
         position=position,
     )
+    _sibling_name_check(parent_id=parent.pk if parent else None, name=clean["name"])
     category = Category.objects.create(parent=parent, **clean)
     audit_record(actor=operator, action="category.create", obj=category, after=clean)
     return category
@@ -112,26 +131,34 @@ def category_update(
     *,
     operator: User,
     category_id: int,
-    name: str,
-    name_en: str = "",
-    icon: str = "",
+    name: str | None = None,
+    name_en: str | None = None,
+    icon: str | None = None,
     commission_rate_bp: int | None = None,
-    position: int = 0,
-    is_active: bool = True,
+    position: int | None = None,
+    is_active: bool | None = None,
 ) -> Category:
-    """Change a category. A new commission rate applies to orders placed from now on."""
+    """Change a category; a field given as None keeps its value. A new commission rate
+    applies to orders placed from now on."""
     operator_require(operator, "category.manage")
     category = Category.objects.select_for_update().filter(pk=category_id).first()
     if category is None:
         raise NotFound(message=_("Category not found."))
+
+    def given(value: Any, current: Any) -> Any:
+        return current if value is None else value
+
     clean = _category_fields_clean(
-        name=name,
-        name_en=name_en,
-        icon=icon,
-        commission_rate_bp=commission_rate_bp,
-        position=position,
+        name=given(name, category.name),
+        name_en=given(name_en, category.name_en),
+        icon=given(icon, category.icon),
+        commission_rate_bp=given(commission_rate_bp, category.commission_rate_bp),
+        position=given(position, category.position),
     )
-    clean["is_active"] = bool(is_active)
+    clean["is_active"] = bool(given(is_active, category.is_active))
+    if category.parent_id is not None:
+        Category.objects.select_for_update().filter(pk=category.parent_id).first()
+    _sibling_name_check(parent_id=category.parent_id, name=clean["name"], exclude_id=category.pk)
     before = {key: getattr(category, key) for key in clean}
     for key, value in clean.items():
         setattr(category, key, value)
@@ -211,42 +238,55 @@ def _skus_clean(skus: Any, spec_names: list[str]) -> list[dict[str, Any]]:
             CatalogError.SKU_SPECS_INVALID,
         )
     clean, keys = [], set()
-    for raw in skus:
+    for index, raw in enumerate(skus):
+        # Errors about one SKU name it as the request does: skus.<index>.<field> (0-based).
+        where = f"skus.{index}"
         if not isinstance(raw, dict):
             raise field_error(
-                "skus",
+                where,
                 _("Each SKU needs specs, a price and stock."),
                 CatalogError.SKU_SPECS_INVALID,
             )
         specs = raw.get("specs") or {}
         if not isinstance(specs, dict) or set(specs) != set(spec_names):
             raise field_error(
-                "skus",
+                f"{where}.specs",
                 _("Each SKU must give a value for every spec name."),
                 CatalogError.SKU_SPECS_INVALID,
             )
         specs = {
-            n: clean_text(specs[n], field="skus", max_length=SPEC_VALUE_LENGTH_MAX)
+            n: clean_text(specs[n], field=f"{where}.specs", max_length=SPEC_VALUE_LENGTH_MAX)
             for n in spec_names
         }
         key = spec_key_of(spec_names, specs)
         if key in keys:
             raise field_error(
-                "skus", _("Two SKUs have the same specs."), CatalogError.SKU_DUPLICATE
+                f"{where}.specs", _("Two SKUs have the same specs."), CatalogError.SKU_DUPLICATE
             )
         keys.add(key)
         price_max = rule("sku_price_fen_max")
+        price = _price_clean(raw.get("price_fen"), price_max, field=f"{where}.price_fen")
         list_price = raw.get("list_price_fen")
+        if list_price in (None, "", 0):
+            list_price = None
+        else:
+            list_price = _price_clean(list_price, price_max, field=f"{where}.list_price_fen")
+            if list_price <= price:
+                raise field_error(
+                    f"{where}.list_price_fen",
+                    _("The crossed-out list price must be higher than the price."),
+                    CatalogError.LIST_PRICE_TOO_LOW,
+                )
         clean.append(
             {
                 "specs": specs,
                 "spec_key": key,
-                "price_fen": _price_clean(raw.get("price_fen"), price_max),
-                "list_price_fen": None
-                if list_price in (None, "", 0)
-                else _price_clean(list_price, price_max, field="list_price_fen"),
-                "stock": _stock_clean(raw.get("stock", 0)),
-                "code": clean_text(raw.get("code"), field="code", max_length=64, required=False),
+                "price_fen": price,
+                "list_price_fen": list_price,
+                "stock": _stock_clean(raw.get("stock", 0), field=f"{where}.stock"),
+                "code": clean_text(
+                    raw.get("code"), field=f"{where}.code", max_length=64, required=False
+                ),
             }
         )
     return clean
@@ -263,13 +303,13 @@ def _price_clean(value: Any, price_max: int, field: str = "price_fen") -> int:
         ) from exc
 
 
-def _stock_clean(value: Any) -> int:
+def _stock_clean(value: Any, field: str = "stock") -> int:
     stock_max = rule("sku_stock_max")
     try:
-        return clean_int(value, field="stock", minimum=0, maximum=stock_max)
+        return clean_int(value, field=field, minimum=0, maximum=stock_max)
     except DomainError as exc:
         raise field_error(
-            "stock",
+            field,
             _("Stock is a whole number from 0 to %(max)d.") % {"max": stock_max},
             CatalogError.STOCK_INVALID,
         ) from exc

@@ -79,12 +79,14 @@ class CategoryCreateIn(Schema):
 
 
 class CategoryUpdateIn(Schema):
-    name: Text
-    name_en: Text = ""
-    icon: Text = ""
+    """Fields left out (or null) keep their value."""
+
+    name: Text | None = None
+    name_en: Text | None = None
+    icon: Text | None = None
     commission_rate_bp: Count | None = None
-    position: Count = 0
-    is_active: bool = True
+    position: Count | None = None
+    is_active: bool | None = None
 
 
 class ModeratedProductOut(Schema):
@@ -156,17 +158,21 @@ def category_create(request: HttpRequest, payload: CategoryCreateIn):
     category = catalog_services.category_create(
         operator=acting_user(request), **payload.model_dump()
     )
-    return Status(201, category)
+    return Status(201, catalog_selectors.category_get_for_console(category_id=category.pk))
 
 
 @router.put(
     "/categories/{category_id}", response={200: ConsoleCategoryOut, **auth_errors(400, 403, 404)}
 )
 def category_update(request: HttpRequest, category_id: Id, payload: CategoryUpdateIn):
-    """Change a category. A new commission rate applies to orders placed from now on."""
-    return catalog_services.category_update(
-        operator=acting_user(request), category_id=category_id, **payload.model_dump()
+    """Change a category; fields left out keep their value. A new commission rate applies to
+    orders placed from now on."""
+    category = catalog_services.category_update(
+        operator=acting_user(request),
+        category_id=category_id,
+        **payload.model_dump(exclude_unset=True),
     )
+    return catalog_selectors.category_get_for_console(category_id=category.pk)
 
 
 # --- product moderation -----------------------------------------------------------------------

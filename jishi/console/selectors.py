@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from jishi.accounts.models import User
 from jishi.accounts.permissions import operator_require
@@ -47,7 +48,7 @@ def order_get_for_console(*, actor: User, order_id: Any) -> Order:
             .first()
         )
     if order is None:
-        raise NotFound(message="order")
+        raise NotFound(message=_("Order not found."))
     return order
 
 

@@ -208,8 +208,7 @@ def percent_to_bp(text: Any) -> int:
     if bp > COMMISSION_RATE_BP_MAX:
         raise field_error(
             "rate_percent",
-            _("A commission rate is at most %(max)s percent.")
-            % {"max": COMMISSION_RATE_BP_MAX // 100},
+            _("A commission rate is at most %(max)s%%.") % {"max": COMMISSION_RATE_BP_MAX // 100},
             CoreError.OUT_OF_RANGE,
         )
     return bp

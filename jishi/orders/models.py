@@ -53,6 +53,23 @@ FINAL_STATUSES = (
 PAID_STATUSES = (OrderStatus.WAIT_SELLER_SEND_GOODS, OrderStatus.WAIT_BUYER_CONFIRM_GOODS)
 
 
+class OrderReason(models.TextChoices):
+    """Why an order changed status: ``Order.close_reason`` and the audit log's ``reason``."""
+
+    BUYER_CANCELLED = "buyer_cancelled", _("Cancelled by the buyer")
+    UNPAID_TIMEOUT = "unpaid_timeout", _("Not paid in time")
+    REFUNDED_BEFORE_SHIPMENT = "refunded_before_shipment", _("Fully refunded before shipment")
+    BUYER_CONFIRMED = "buyer_confirmed", _("Receipt confirmed by the buyer")
+    AUTO_CONFIRMED = "auto_confirmed", _("Receipt confirmed automatically")
+
+
+def order_reason_label(reason: str) -> str:
+    """The translated label of a reason code; any other text (a person's words) as it is."""
+    if reason in OrderReason.values:
+        return str(OrderReason(reason).label)
+    return reason
+
+
 class OrderGroup(models.Model):
     """One checkout: the buyer pays the whole group at once; it holds one order per shop."""
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jishi.accounts.models import User
 from jishi.core.errors import NotFound
-from jishi.orders.models import Order, OrderStatus, ShippingTemplate
+from jishi.orders.models import Order, OrderStatus, ShippingTemplate, order_reason_label
 from jishi.shops.permissions import shop_require
 
 SEARCH_LENGTH_MAX = 50
@@ -158,15 +158,9 @@ def order_timeline(order: Order) -> list[TimelineStep]:
     return steps
 
 
-CLOSE_REASONS: dict[str, Any] = {
-    "buyer_cancelled": _("Cancelled by the buyer"),
-    "unpaid_timeout": _("Not paid in time"),
-    "refunded_before_shipment": _("Fully refunded before shipment"),
-}
-
-
-def close_reason_label(reason: str) -> Any:
-    return CLOSE_REASONS.get(reason, reason)
+def close_reason_label(reason: str) -> str:
+    """See jishi.orders.models.OrderReason (the one list of reason labels)."""
+    return order_reason_label(reason)
 
 
 @dataclass(frozen=True)

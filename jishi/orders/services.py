@@ -348,9 +348,9 @@ def order_place(
 def group_pay(*, buyer: User, group_id: Any, pin: str) -> OrderGroup:
     """Pay every unpaid order of a checkout from the wallet, into each order's escrow."""
     if not str(group_id).isdecimal():
-        raise NotFound(message="order group")
+        raise NotFound(message=_("Order not found."))
     if not OrderGroup.objects.filter(pk=int(group_id), buyer=buyer).exists():
-        raise NotFound(message="order group")
+        raise NotFound(message=_("Order not found."))
     payment_pin_verify(user=buyer, pin=pin)
     return _group_pay(buyer=buyer, group_id=int(group_id))
 
@@ -470,7 +470,7 @@ def order_confirm(*, buyer: User, order_id: Any, pin: str) -> Order:
     if not Order.objects.filter(
         pk=int(order_id) if str(order_id).isdecimal() else None, buyer=buyer
     ).exists():
-        raise NotFound(message="order")
+        raise NotFound(message=_("Order not found."))
     payment_pin_verify(user=buyer, pin=pin)
     with transaction.atomic():
         order = lock_order(order_id=order_id, buyer_id=buyer.pk)

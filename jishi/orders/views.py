@@ -30,7 +30,7 @@ from jishi.inventory.errors import InventoryError
 from jishi.ledger.errors import LedgerError
 from jishi.orders import selectors, services
 from jishi.orders.errors import OrderError
-from jishi.orders.models import OrderStatus
+from jishi.orders.models import OrderStatus, order_reason_label
 from jishi.payments.selectors import wallet_balance
 
 ORDERS_PAGE_SIZE = 10
@@ -44,12 +44,6 @@ TAB_LABELS = (
     ("finished", gettext_lazy("Completed")),
     ("closed", pgettext_lazy("order tab", "Closed")),
 )
-
-CLOSE_REASONS = {
-    "buyer_cancelled": gettext_lazy("You cancelled the order."),
-    "unpaid_timeout": gettext_lazy("Closed because it was not paid in time."),
-    "refunded_before_shipment": gettext_lazy("Refunded in full before shipment."),
-}
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -340,7 +334,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "steps_done": done,
             "closed": order.status
             in (OrderStatus.TRADE_CLOSED, OrderStatus.TRADE_CLOSED_BY_SYSTEM),
-            "close_reason": CLOSE_REASONS.get(order.close_reason, order.close_reason),
+            "close_reason": order_reason_label(order.close_reason),
             "address_changeable": order.status
             in (OrderStatus.WAIT_BUYER_PAY, OrderStatus.WAIT_SELLER_SEND_GOODS),
             "addresses": list(address_list_for_user(user=request.user)),

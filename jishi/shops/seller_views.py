@@ -47,6 +47,8 @@ def seller_nav(membership: ShopStaff | None, active: str) -> list[dict[str, Any]
     for name, label, permission, group in NAV_ITEMS:
         if membership is None:
             visible = name in ("home", "verify")
+        elif name == "verify":  # for shop owners only: a sub-account never opens a shop
+            visible = membership.role == StaffRole.OWNER
         else:
             visible = permission is None or role_can(membership.role, permission)
         if not visible:
@@ -172,6 +174,16 @@ VERIFY_FIELDS = ("real_name", "id_number", "bank_name", "bank_card")
 @login_required
 def verify(request):
     membership = membership_of(request.user)
+    staff_row = shop_selectors.staff_sub_account_of(user=request.user)
+    if staff_row is not None:  # a sub-account: verification is the shop owner's business
+        return seller_render(
+            request,
+            "seller/verify.html",
+            {"staff_row": staff_row, "can_submit": False, "errors": {}, "values": {}},
+            active="verify",
+            membership=membership,
+            status=403 if request.method == "POST" else 200,
+        )
     verification = account_selectors.verification_latest(user=request.user)
     errors: dict[str, str] = {}
     values: dict[str, str] = {}

@@ -44,6 +44,24 @@ def test_register_weak_password_is_refused(db, anon, password):
     assert not User.objects.filter(username="newbie").exists()
 
 
+def test_register_bad_email_is_a_field_error(db, anon):
+    response = anon.post(
+        "/accounts/register", {"username": "mailer", "password": "Tea2024good", "email": "bad"}
+    )
+    assert response.status_code == 400
+    assert error_code(response) == "email_invalid"
+    assert list(response.json()["extra"]["fields"]) == ["email"]
+    assert not User.objects.filter(username="mailer").exists()
+
+
+def test_register_short_password_message_is_chinese(db, anon):
+    response = anon.post("/accounts/register", {"username": "newbie", "password": "ab1"})
+    assert (
+        response.json()["extra"]["fields"]["password"]
+        == "密码长度太短。密码必须包含至少 8 个字符。"
+    )
+
+
 def test_register_bad_username_and_types(db, anon):
     assert error_code(
         anon.post("/accounts/register", {"username": "a b", "password": "Tea2024good"})
@@ -149,6 +167,7 @@ def test_password_change_with_wrong_old_password_or_weak_new(world, api):
     )
     assert response.status_code == 400
     assert error_code(response) == "password_wrong"
+    assert list(response.json()["extra"]["fields"]) == ["old_password"]
     response = client.post("/accounts/password", {"old_password": PASSWORD, "new_password": "123"})
     assert error_code(response) == "password_weak"
     world.buyer.refresh_from_db()
@@ -429,6 +448,7 @@ def test_bank_card_change_refusals(world, api, make_bank_card):
         {"password": PASSWORD, "bank_name": "建设银行", "card_number": "6222021234567890"},
     )
     assert error_code(bad) == "bank_card_invalid"
+    assert list(bad.json()["extra"]["fields"]) == ["card_number"]
 
 
 # --- API tokens -------------------------------------------------------------------------------

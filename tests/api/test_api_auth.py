@@ -134,6 +134,22 @@ def test_openapi_lists_every_endpoint_and_the_lists_above_cover_them(db):
     assert {"201", "400", "401", "403", "404", "422"} <= set(errors)
 
 
+def test_docs_page_uses_the_bundled_swagger_ui(db):
+    """/api/v1/docs works offline: its scripts and styles come from /static/, not a CDN."""
+    client = Client()
+    response = client.get(f"{API}/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="(/static/ninja/[^"]+)"', html)
+    assert "/static/ninja/swagger-ui-bundle.js" in assets
+    assert "/static/ninja/swagger-ui.css" in assets
+    assert "cdn." not in html and "unpkg" not in html
+    for asset in ("/static/ninja/swagger-ui-bundle.js", "/static/ninja/swagger-ui-init.js"):
+        static = client.get(asset)
+        assert static.status_code == 200, asset
+        assert b"".join(static.streaming_content if static.streaming else [static.content])
+
+
 def _call(client, method, path, **extra):
     if method == "get":
         return client.get(API + path, **extra)
@@ -279,3 +295,58 @@ def test_wrong_json_types_are_422(world, api):
     assert error_code(response) == "validation_error"
     response = client.post("/accounts/addresses", ["not", "an", "object"])
     assert response.status_code == 422
+
+
+def test_422_field_messages_are_translated_and_keep_the_pydantic_type(world, api):
+    client = api(world.buyer)
+    response = client.post(
+        "/accounts/addresses", {**ADDRESS, "phone": 13812345678, "city": None, "detail": "a\x00b"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["message"] == "输入内容无效。"
+    fields, types = body["extra"]["fields"], body["extra"]["types"]
+    assert fields["phone"] == "请输入文字。" and types["phone"] == "string_type"
+    assert fields["city"] == "请输入文字。"
+    assert fields["detail"] == "文本中包含 NUL 字符。" and types["detail"] == "value_error"
+    missing = {k: v for k, v in ADDRESS.items() if k != "recipient"}
+    body = client.post("/accounts/addresses", missing).json()
+    assert body["extra"]["fields"] == {"recipient": "此项为必填项。"}
+    assert body["extra"]["types"] == {"recipient": "missing"}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message", "kind"),
+    [
+        ({"limit": "ten"}, "limit", "请输入整数。", "int_parsing"),
+        ({"limit": 0}, "limit", "不能小于 1。", "greater_than_equal"),
+        ({"offset": 10**6}, "offset", "不能大于 10000。", "less_than_equal"),
+        (
+            {"sort": "random"},
+            "sort",
+            "请从以下选项中选择：new / price_asc / price_desc / sales。",
+            "literal_error",
+        ),
+    ],
+)
+def test_422_messages_fill_in_the_limits(world, anon, params, field, message, kind):
+    body = anon.get("/catalog/products", params).json()
+    assert body["extra"]["fields"] == {field: message}
+    assert body["extra"]["types"] == {field: kind}
+
+
+def test_422_messages_in_english(world, anon):
+    client = Client()
+    body = client.get(
+        f"{API}/catalog/products", {"limit": 0}, headers={"Accept-Language": "en"}
+    ).json()
+    assert body["message"] == "The input is not valid."
+    assert body["extra"]["fields"] == {"limit": "Enter a value of at least 1."}
+
+
+def test_unknown_api_url_is_a_json_404(db):
+    response = Client().get(f"{API}/no/such/endpoint")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"code": "not_found", "message": "未找到。", "extra": {}}
+    assert Client().get("/api/v2/anything").json()["code"] == "not_found"

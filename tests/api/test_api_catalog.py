@@ -177,6 +177,25 @@ def test_create_product_bad_price_or_stock(world, api, sku_change, status, code)
 
 
 @pytest.mark.parametrize(
+    ("sku_change", "field", "code"),
+    [
+        ({"price_fen": 0}, "skus.1.price_fen", "price_invalid"),
+        ({"stock": -1}, "skus.1.stock", "stock_invalid"),
+        ({"list_price_fen": 23800}, "skus.1.list_price_fen", "list_price_too_low"),
+        ({"list_price_fen": 100}, "skus.1.list_price_fen", "list_price_too_low"),
+        ({"price_fen": "x"}, "skus.1.price_fen", "validation_error"),  # 422 names it alike
+    ],
+)
+def test_sku_errors_name_the_sku_by_index(world, api, sku_change, field, code):
+    payload = product_payload(world.tree.leaf.pk, title="坏数据")
+    payload["skus"][1].update(sku_change)
+    response = api(world.seller).post("/catalog/seller/products", payload)
+    assert error_code(response) == code
+    assert list(response.json()["extra"]["fields"]) == [field]
+    assert not Product.objects.filter(title="坏数据").exists()
+
+
+@pytest.mark.parametrize(
     ("change", "code"),
     [
         ({"title": "茶" * 61}, "text_too_long"),

@@ -129,6 +129,47 @@ def test_catalog_operator_creates_and_updates_a_category(world, api):
     assert Category.objects.get(pk=body["id"]).commission_rate_bp == 500
 
 
+def test_category_put_keeps_omitted_fields_and_reports_depth_and_count(world, api):
+    client = api(world.catalog_op)
+    leaf = world.tree.leaf
+    client.put(f"/console/categories/{leaf.pk}", {"name_en": "Apples", "position": 7, "icon": "🍎"})
+    response = client.put(f"/console/categories/{leaf.pk}", {"commission_rate_bp": 300})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["name"], body["name_en"], body["position"], body["icon"]) == (
+        leaf.name,
+        "Apples",
+        7,
+        "🍎",
+    )
+    assert body["commission_rate_bp"] == 300 and body["is_active"] is True
+    assert body["depth"] == 3 and body["product_count"] == 3  # as in the list
+    listed = client.get("/console/categories", {"limit": 100}).json()["items"]
+    assert next(c for c in listed if c["id"] == leaf.pk) == body
+    mid = client.put(f"/console/categories/{world.tree.mid.pk}", {"is_active": True}).json()
+    assert mid["depth"] == 2
+    created = client.post("/console/categories", {"name": "梨", "parent_id": world.tree.mid.pk})
+    assert created.json()["depth"] == 3 and created.json()["product_count"] == 0
+
+
+def test_category_sibling_names_are_unique(world, api):
+    client = api(world.catalog_op)
+    tree = world.tree
+    response = client.post(
+        "/console/categories", {"name": tree.leaf.name, "parent_id": tree.mid.pk}
+    )
+    assert response.status_code == 400
+    assert error_code(response) == "category_name_taken"
+    assert list(response.json()["extra"]["fields"]) == ["name"]
+    renamed = client.put(f"/console/categories/{tree.leaf2.pk}", {"name": tree.leaf.name})
+    assert error_code(renamed) == "category_name_taken"
+    # the same name under another parent is fine
+    other = client.post(
+        "/console/categories", {"name": tree.leaf.name, "parent_id": tree.other_root.pk}
+    )
+    assert other.status_code == 201
+
+
 @pytest.mark.parametrize(
     ("data", "status", "code"),
     [

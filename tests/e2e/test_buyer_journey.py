@@ -79,3 +79,26 @@ def test_search_box_finds_by_keyword(page, make_shop, make_category_tree):
     page.fill(".searchbox input[name=q]", "不存在的东西")
     page.press(".searchbox input[name=q]", "Enter")
     expect(page.get_by_test_id("product-card")).to_have_count(0)
+
+
+def test_quantity_is_clamped_to_the_chosen_skus_stock(page, make_shop, make_category_tree):
+    _tree, _shop, product = _tea_product(make_shop, make_category_tree)
+    page.goto(f"/item/{product.pk}/")
+    qty = page.locator("#qty")
+    page.click("button.spec-option[data-value='250g']")  # stock 3
+    qty.fill("10")
+    expect(qty).to_have_value("3")
+    page.click(".qty button[data-step='1']")
+    expect(qty).to_have_value("3")
+    expect(page.locator("[data-buy-qty]").first).to_have_value("3")
+    page.click("button.spec-option[data-value='125g']")  # stock 10: 3 is still fine
+    expect(qty).to_have_value("3")
+    qty.fill("12")
+    expect(qty).to_have_value("10")
+    qty.fill("0")
+    qty.press("Tab")
+    expect(qty).to_have_value("1")
+    page.click("button.spec-option[data-value='125g']")  # unchosen: no limit to clamp to
+    page.click("button.spec-option[data-value='250g']")
+    qty.fill("5")
+    expect(qty).to_have_value("3")

@@ -113,6 +113,29 @@ def test_register_overlong_email():
     assert exc.value.code == CoreError.TEXT_TOO_LONG
 
 
+@pytest.mark.parametrize("email", ["bad", "a@", "@example.com", "two@@example.com", "a b@x.cn"])
+def test_register_invalid_email(email):
+    with pytest.raises(DomainError) as exc:
+        services.user_register(username="mailer", password="Jishi2024pass", email=email)
+    assert exc.value.code == AccountError.EMAIL_INVALID
+    assert exc.value.extra["fields"].keys() == {"email"}
+    assert not User.objects.exists()
+
+
+def test_password_validator_messages_are_chinese():
+    """Django 5.2's "too short" message is missing from its zh_Hans catalog; ours has it."""
+    for password, expected in [
+        ("ab1", "密码长度太短。密码必须包含至少 8 个字符。"),
+        ("password1", "这个密码太常见了。"),
+        ("83920174650213", "密码只包含数字。"),
+        ("mailer2024", "密码跟 用户名 太相似了。"),
+    ]:
+        with translation.override("zh-hans"), pytest.raises(DomainError) as exc:
+            services.user_register(username="mailer2024", password=password)
+        with translation.override("zh-hans"):
+            assert expected in exc.value.extra["fields"]["password"], password
+
+
 # --- login ------------------------------------------------------------------------------------
 
 
@@ -149,6 +172,7 @@ def test_password_change_wrong_old_password_changes_nothing(make_user):
     with pytest.raises(DomainError) as exc:
         services.password_change(user=user, old_password="not-it-123", new_password="NewSecret2025")
     assert exc.value.code == AccountError.PASSWORD_WRONG
+    assert list(exc.value.extra["fields"]) == ["old_password"]  # the request's field name
     user.refresh_from_db()
     assert user.check_password(user.raw_password)
     assert kinds(user) == []
@@ -347,8 +371,6 @@ def test_pin_change_requires_password_and_keeps_an_active_lockout(pin_user):
 
 
 def test_pin_selector_status(pin_user):
-    if not hasattr(selectors, "payment_pin_status"):
-        pytest.skip("payment_pin_status selector not present")
     assert selectors.payment_pin_status(user=pin_user).is_set
     for _ in range(3):
         with pytest.raises(DomainError):

@@ -180,6 +180,43 @@ def test_admin_manages_categories(make_operator):
     assert services.category_create(operator=make_operator("admin"), name="根").parent is None
 
 
+def test_category_names_are_unique_among_siblings(tree):
+    for name in (tree.leaf.name, tree.leaf.name.upper()):
+        with pytest.raises(DomainError) as exc:
+            services.category_create(operator=tree.operator, name=name, parent_id=tree.mid.pk)
+        assert exc.value.code == CatalogError.CATEGORY_NAME_TAKEN
+        assert exc.value.extra["fields"].keys() == {"name"}
+    with pytest.raises(DomainError) as exc:
+        services.category_create(operator=tree.operator, name=tree.root.name)  # roots too
+    assert exc.value.code == CatalogError.CATEGORY_NAME_TAKEN
+    with pytest.raises(DomainError) as exc:
+        services.category_update(
+            operator=tree.operator, category_id=tree.leaf2.pk, name=tree.leaf.name
+        )
+    assert exc.value.code == CatalogError.CATEGORY_NAME_TAKEN
+    tree.leaf2.refresh_from_db()
+    assert tree.leaf2.name != tree.leaf.name
+    # keeping its own name, or a sibling's name under another parent, is fine
+    services.category_update(operator=tree.operator, category_id=tree.leaf.pk, name=tree.leaf.name)
+    services.category_create(operator=tree.operator, name=tree.leaf.name, parent_id=tree.root.pk)
+
+
+def test_category_update_keeps_fields_left_out(tree):
+    services.category_update(
+        operator=tree.operator,
+        category_id=tree.leaf.pk,
+        name_en="Apples",
+        icon="🍎",
+        commission_rate_bp=300,
+        position=4,
+    )
+    category = services.category_update(
+        operator=tree.operator, category_id=tree.leaf.pk, is_active=False
+    )
+    assert (category.name, category.name_en, category.icon) == (tree.leaf.name, "Apples", "🍎")
+    assert (category.commission_rate_bp, category.position, category.is_active) == (300, 4, False)
+
+
 def test_update_unknown_category(tree):
     with pytest.raises(NotFound):
         services.category_update(operator=tree.operator, category_id=999_999, name="无")
@@ -306,7 +343,7 @@ def test_bad_prices_refused(tree, shop, price):
             **product_data(tree, skus=[{"specs": {}, "price_fen": price, "stock": 1}]),
         )
     assert exc.value.code == CatalogError.PRICE_INVALID
-    assert exc.value.extra["fields"].keys() == {"price_fen"}
+    assert exc.value.extra["fields"].keys() == {"skus.0.price_fen"}
     assert nothing_created()
 
 
@@ -319,7 +356,40 @@ def test_bad_list_price_refused(tree, shop):
             ),
         )
     assert exc.value.code == CatalogError.PRICE_INVALID
-    assert exc.value.extra["fields"].keys() == {"list_price_fen"}
+    assert exc.value.extra["fields"].keys() == {"skus.0.list_price_fen"}
+
+
+@pytest.mark.parametrize("list_price", [100, 99, 1])
+def test_list_price_must_be_above_the_price(tree, shop, list_price):
+    skus = [
+        {"specs": {"颜色": "青"}, "price_fen": 100, "list_price_fen": 200, "stock": 1},
+        {"specs": {"颜色": "白"}, "price_fen": 100, "list_price_fen": list_price, "stock": 1},
+    ]
+    with pytest.raises(DomainError) as exc:
+        services.product_create(
+            actor=shop.owner, **product_data(tree, spec_names=["颜色"], skus=skus)
+        )
+    assert exc.value.code == CatalogError.LIST_PRICE_TOO_LOW
+    assert exc.value.extra["fields"].keys() == {"skus.1.list_price_fen"}
+    assert nothing_created()
+
+
+def test_sku_errors_name_the_sku(tree, shop):
+    good = {"specs": {"颜色": "青"}, "price_fen": 100, "stock": 1}
+    for bad, field in [
+        ({"specs": {"颜色": "白"}, "price_fen": 0, "stock": 1}, "skus.1.price_fen"),
+        ({"specs": {"颜色": "白"}, "price_fen": 100, "stock": -1}, "skus.1.stock"),
+        ({"specs": {"颜色": "白"}, "price_fen": 100, "code": "x" * 65}, "skus.1.code"),
+        ({"specs": {"颜色": "青"}, "price_fen": 100}, "skus.1.specs"),
+        ({"specs": {"尺码": "L"}, "price_fen": 100}, "skus.1.specs"),
+        ("白", "skus.1"),
+    ]:
+        with pytest.raises(DomainError) as exc:
+            services.product_create(
+                actor=shop.owner, **product_data(tree, spec_names=["颜色"], skus=[good, bad])
+            )
+        assert exc.value.extra["fields"].keys() == {field}, bad
+    assert nothing_created()
 
 
 def test_price_as_integer_text_accepted(tree, shop):
@@ -576,6 +646,29 @@ def test_another_shops_product_is_not_found(tree, shop, make_shop, make_product)
     assert product.title == "别人的商品" and product.status == ProductStatus.DRAFT
     assert product.skus.get().stock == 5
     assert list(selectors.product_list_for_staff(actor=other.owner)) == []
+
+
+def test_not_found_messages_are_translated_sentences(tree, shop):
+    from django.utils import translation
+
+    from jishi.console.selectors import order_get_for_console
+
+    for call, english in [
+        (lambda: selectors.product_get_public(product_id=999_999), "Product not found."),
+        (
+            lambda: selectors.product_get_for_staff(actor=shop.owner, product_id=0),
+            "Product not found.",
+        ),
+        (lambda: selectors.category_get(category_id=999_999), "Category not found."),
+        (lambda: selectors.category_get_for_console(category_id="x"), "Category not found."),
+        (lambda: order_get_for_console(actor=tree.operator, order_id=1), "Order not found."),
+    ]:
+        with pytest.raises(NotFound) as exc:
+            call()
+        with translation.override("en"):
+            assert str(exc.value.message) == english
+        with translation.override("zh-hans"):
+            assert str(exc.value.message) not in (english, "")
 
 
 @pytest.mark.parametrize("product_id", [999_999, "abc", "", None, "²", -1])

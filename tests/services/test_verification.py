@@ -319,6 +319,7 @@ def test_bank_card_change_invalid_card(make_verified_seller, make_bank_card):
             card_number=flip_last_digit(make_bank_card()),
         )
     assert exc.value.code == AccountError.BANK_CARD_INVALID
+    assert list(exc.value.extra["fields"]) == ["card_number"]  # the request's field name
     assert BankCard.objects.get(user=seller, is_active=True).card_masked.endswith(
         seller.card_number[-4:]
     )

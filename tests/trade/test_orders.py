@@ -4,6 +4,7 @@ cancel, refund before shipment, address change and memo. Every money path ends b
 from datetime import timedelta
 
 import pytest
+from django.utils import translation
 
 from jishi.accounts.models import Notification, PaymentPin
 from jishi.accounts.services import address_create
@@ -471,8 +472,10 @@ def test_paying_someone_elses_group_is_not_found(trade, make_buyer):
     group = place(trade.buyer, (trade.sku, 1))
     other = make_buyer()
     for group_id in (group.pk, "x", -1, None):
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as exc:
             group_pay(buyer=other, group_id=group_id, pin=PIN)
+        with translation.override("zh-hans"):
+            assert str(exc.value.message) == "订单不存在。"  # a sentence, not the word "order"
     assert PaymentPin.objects.get(user=other).failed_attempts == 0
 
 

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django import template
+from django.templatetags.static import static
 from django.utils.safestring import mark_safe
 
 from jishi.core.money import format_fen
@@ -38,3 +41,19 @@ def query_with(context, **changes) -> str:
 @register.filter
 def field_error(errors: dict | None, name: str) -> str:
     return (errors or {}).get(name, "")
+
+
+NO_IMAGE = "jishi/no-image.svg"
+
+
+@register.filter
+def cover_url(product: Any) -> str:
+    """The product's cover image, or the no-picture placeholder (never a blank tile)."""
+    cover = getattr(product, "cover", None)
+    return cover.file.url if cover else static(NO_IMAGE)
+
+
+@register.filter
+def image_or_placeholder(url: str | None) -> str:
+    """An image URL (e.g. an order line's frozen picture), or the no-picture placeholder."""
+    return url or static(NO_IMAGE)

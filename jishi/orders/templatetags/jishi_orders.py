@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from jishi.orders.models import order_reason_label
 from jishi.orders.selectors import cart_count as _cart_count
 from jishi.orders.selectors import time_left as _time_left
 
@@ -38,3 +39,9 @@ def time_left(deadline: datetime | None, now: datetime | None) -> SafeString:
         h=left["hours"],
         m=left["minutes"],
     )
+
+
+@register.filter
+def order_reason(reason: str | None) -> str:
+    """``{{ row.reason|order_reason }}``: a reason code (unpaid_timeout…) as its label."""
+    return order_reason_label(reason or "")

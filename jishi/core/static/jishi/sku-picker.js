@@ -14,16 +14,32 @@
   const qty = document.getElementById("qty");
   const hint = document.getElementById("sku-hint");
 
+  const chosenSku = () => skus.find((s) => String(s.id) === skuInput.value);
+  // The quantity never exceeds the chosen SKU's stock (the server refuses overselling anyway).
+  // While typing, only a too-large number is corrected; on leaving the field it is at least 1.
+  function clampQty(final) {
+    const sku = chosenSku();
+    let n = parseInt(qty.value, 10);
+    if (!Number.isFinite(n) || n < 1) {
+      if (!final) return;
+      n = 1;
+    }
+    if (sku && sku.stock > 0 && n > sku.stock) n = sku.stock;
+    if (String(n) !== qty.value) qty.value = n;
+  }
+
   // "Buy now" / "Add to cart" carry the chosen SKU and quantity; off until a SKU in stock is chosen.
   function syncBuy() {
-    const sku = skus.find((s) => String(s.id) === skuInput.value);
+    const sku = chosenSku();
     const ok = !!sku && sku.stock > 0;
+    const n = Math.max(1, parseInt(qty.value, 10) || 1);
     document.querySelectorAll("[data-buy-sku]").forEach((i) => { i.value = ok ? sku.id : ""; });
-    document.querySelectorAll("[data-buy-qty]").forEach((i) => { i.value = Math.max(1, parseInt(qty.value, 10) || 1); });
+    document.querySelectorAll("[data-buy-qty]").forEach((i) => { i.value = ok ? Math.min(n, sku.stock) : n; });
     document.querySelectorAll("[data-buy-button]").forEach((b) => { b.disabled = !ok; });
   }
-  qty.addEventListener("input", syncBuy);
-  document.querySelectorAll("[data-buy-form]").forEach((f) => f.addEventListener("submit", syncBuy));
+  qty.addEventListener("input", () => { clampQty(false); syncBuy(); });
+  qty.addEventListener("change", () => { clampQty(true); syncBuy(); });
+  document.querySelectorAll("[data-buy-form]").forEach((f) => f.addEventListener("submit", () => { clampQty(true); syncBuy(); }));
 
   function matches(sku, extra) {
     const want = Object.assign({}, chosen, extra || {});
@@ -45,7 +61,8 @@
       stockEl.textContent = sku.stock;
       listEl.textContent = sku.list_price_fen ? "¥" + yuan(sku.list_price_fen) : "";
       skuInput.value = sku.id;
-      qty.max = sku.stock;
+      qty.max = Math.max(1, sku.stock);
+      clampQty(true);
       if (hint) hint.hidden = true;
     } else if (candidates.length) {
       const prices = candidates.map((s) => s.price_fen);
@@ -54,6 +71,7 @@
       stockEl.textContent = candidates.reduce((a, s) => a + s.stock, 0);
       listEl.textContent = "";
       skuInput.value = skus.length === 1 ? skus[0].id : "";
+      qty.removeAttribute("max");
       if (hint) hint.hidden = false;
     }
     syncBuy();
@@ -66,8 +84,8 @@
     }));
   document.querySelectorAll(".qty button").forEach((btn) =>
     btn.addEventListener("click", () => {
-      const max = parseInt(qty.max || "999999", 10);
-      qty.value = Math.min(max, Math.max(1, (parseInt(qty.value, 10) || 1) + parseInt(btn.dataset.step, 10)));
+      qty.value = Math.max(1, (parseInt(qty.value, 10) || 1) + parseInt(btn.dataset.step, 10));
+      clampQty(true);
       syncBuy();
     }));
   document.querySelectorAll("[data-thumb]").forEach((img) =>
