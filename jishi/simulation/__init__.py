@@ -20,8 +20,9 @@ services the site uses:
 4. **Checks** (jishi.simulation.checks): `jishi ledger check` plus stock, order, wallet, shop
    and commission invariants recomputed from independent records.
 
-The time jumps move jishi.core.clock for the whole process and fire *every* due timer in the
-database, not only the simulator's (as `jishi worker` would); the clock is put back at the end.
+The time jumps move jishi.core.clock for the whole process, but the sweeps fire only the run's
+own orders' timers, so a rehearsal on a live or demo database never closes, confirms or flags
+anyone else's order early; the clock is put back at the end.
 """
 
 import time

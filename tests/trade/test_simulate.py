@@ -39,6 +39,21 @@ def test_simulate_command_passes_with_zero_drift():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_simulate_never_fires_timers_of_orders_outside_the_run(trade):
+    from jishi.orders.models import OrderStatus
+    from jishi.orders.services import order_place
+
+    outside = order_place(
+        buyer=trade.buyer,
+        address_id=trade.buyer.address.pk,
+        items=[{"sku_id": trade.sku.pk, "quantity": 1}],
+    ).orders.get()
+    call_command("simulate", seed=3, orders=30, stdout=StringIO())
+    outside.refresh_from_db()
+    assert outside.status == OrderStatus.WAIT_BUYER_PAY  # its 24 h had not passed for real
+
+
+@pytest.mark.django_db(transaction=True)
 def test_one_worker_gives_the_same_counts_for_the_same_seed():
     quiet = [].append
     first = simulate(seed=11, orders=30, workers=1, write=quiet)

@@ -10,7 +10,7 @@ class Command(BaseCommand):
         "confirmation, refunds, withdrawals and time jumps that fire every timer), then the "
         "ledger check and the stock and money invariants. The same seed gives the same plan; "
         "--workers 1 makes every count reproducible. Exits non-zero if any invariant fails. "
-        "Note: the time jumps fire every due timer in the database, not only the run's own."
+        "The time jumps fire only the run's own timers; other orders in the database are untouched."
     )
 
     def add_arguments(self, parser):
