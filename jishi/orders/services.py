@@ -430,6 +430,8 @@ def order_ship(
     """The seller ships (physical: carrier + tracking number; virtual: a delivery note)."""
     membership = shop_require(actor, "order.ship")
     order = lock_order(order_id=order_id, shop_id=membership.shop_id)
+    if order.shipped_at is not None:
+        raise Conflict(OrderError.STATUS_INVALID, _("This order was already shipped."))
     if order.status != OrderStatus.WAIT_SELLER_SEND_GOODS:
         raise DomainError(
             OrderError.STATUS_INVALID,

@@ -45,3 +45,23 @@ def time_left(deadline: datetime | None, now: datetime | None) -> SafeString:
 def order_reason(reason: str | None) -> str:
     """``{{ row.reason|order_reason }}``: a reason code (unpaid_timeout…) as its label."""
     return order_reason_label(reason or "")
+
+
+@register.filter
+def audit_values(values: dict | None) -> str:
+    """An audit row's before/after as readable text: statuses by their label, fen as yuan."""
+    from jishi.core.money import format_fen
+    from jishi.orders.models import OrderStatus
+
+    if not values:
+        return ""
+    if not isinstance(values, dict):
+        return str(values)
+    parts = []
+    for key, value in values.items():
+        if key == "status" and value in OrderStatus.values:
+            value = OrderStatus(value).label
+        elif key.endswith("_fen") and isinstance(value, int):
+            value = f"¥{format_fen(value)}"
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
