@@ -524,18 +524,20 @@ def product_unlist(*, actor: User, product_id: int) -> Product:
 def sku_stock_set(*, actor: User, sku_id: int, stock: Any) -> Sku:
     """Set a SKU's stock (warehouse staff may do this too)."""
     membership = shop_require(actor, "stock.edit")
-    sku = (
-        Sku.objects.select_for_update()
-        .filter(
-            pk=sku_id if str(sku_id).isdecimal() else None,
+    found = (
+        Sku.objects.filter(
+            pk=int(sku_id) if str(sku_id).isdecimal() else None,
             product__shop_id=membership.shop_id,
             is_active=True,
         )
-        .select_related("product")
+        .values("pk", "product_id")
         .first()
     )
-    if sku is None:
+    if found is None:
         raise NotFound(message=_("SKU not found."))
+    # The product row before the SKU, like checkouts (jishi.inventory): never a deadlock.
+    Product.objects.select_for_update().filter(pk=found["product_id"]).values_list("pk").first()
+    sku = Sku.objects.select_for_update().get(pk=found["pk"])
     new_stock = _stock_clean(stock)
     before = sku.stock
     sku.stock = new_stock

@@ -6,6 +6,7 @@ Drift of any kind is reported; the command exits non-zero when there is any.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from jishi.ledger.models import Account, Side, Transfer, TransferFlag
@@ -123,7 +124,13 @@ def _check_orders(report: CheckReport) -> None:
 
 
 def ledger_check() -> CheckReport:
+    """Every read in one snapshot, so a check during live traffic sees no false drift."""
     report = CheckReport()
-    _check_accounts(report)
-    _check_orders(report)
+    own_transaction = not connection.in_atomic_block  # a caller's transaction has its own
+    with transaction.atomic():
+        if own_transaction and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        _check_accounts(report)
+        _check_orders(report)
     return report

@@ -12,6 +12,7 @@ class OrderError(ErrorCode):
     ALREADY_PAID = "already_paid"
     NOTHING_TO_PAY = "nothing_to_pay"
     PAY_DEADLINE_PASSED = "pay_deadline_passed"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     TRACKING_REQUIRED = "tracking_required"
     EXTEND_NOT_ALLOWED = "extend_not_allowed"
     SHIPPING_INVALID = "shipping_invalid"

@@ -79,6 +79,7 @@ class OrderGroup(models.Model):
     total_fen = models.PositiveBigIntegerField()
     # A retried checkout with the same key returns this group instead of a second one.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    idempotency_hash = models.CharField(max_length=64, blank=True)  # what that key asked for
     created_at = models.DateTimeField(default=clock.now)
     paid_at = models.DateTimeField(null=True, blank=True)
 

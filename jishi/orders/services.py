@@ -7,6 +7,8 @@ A payment PIN is checked *before* the money transaction, so a failed attempt is 
 though the payment itself rolls back.
 """
 
+import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -255,6 +257,17 @@ def _address_fields(address: Address) -> dict[str, str]:
     }
 
 
+def _checkout_hash(items: Any, address_id: Any, notes: Any) -> str:
+    """What a checkout asked for, to tell a true retry from a reused key."""
+    try:
+        basket = sorted((str(i.get("sku_id")), str(i.get("quantity"))) for i in items)
+        remarks = sorted((str(k), str(v)) for k, v in (notes or {}).items())
+    except (AttributeError, TypeError):  # malformed input: checkout_plan refuses it later
+        basket, remarks = [repr(items)], [repr(notes)]
+    text = json.dumps([basket, str(address_id), remarks], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @transaction.atomic
 def order_place(
     *,
@@ -268,9 +281,15 @@ def order_place(
     """Check out: one order group, one order per shop, prices and commission rates frozen on
     the lines, stock deducted for listings that deduct at order time."""
     scoped_key = scoped_idempotency_key(buyer.pk, idempotency_key) if idempotency_key else None
+    request_hash = _checkout_hash(items, address_id, notes)
     if scoped_key:
         existing = OrderGroup.objects.filter(idempotency_key=scoped_key).first()
         if existing is not None:
+            if existing.idempotency_hash != request_hash:
+                raise Conflict(
+                    OrderError.IDEMPOTENCY_KEY_REUSED,
+                    _("This idempotency key was already used for a different checkout."),
+                )
             return existing
     address = _buyer_address(buyer, address_id)
     plans = checkout_plan(buyer=buyer, items=items, province=address.province)
@@ -284,6 +303,7 @@ def order_place(
                 buyer=buyer,
                 total_fen=sum(p["total_fen"] for p in plans),
                 idempotency_key=scoped_key,
+                idempotency_hash=request_hash if scoped_key else "",
             )
     except IntegrityError as exc:  # the same key is being used by a concurrent request
         raise Conflict(

@@ -66,7 +66,11 @@ def _apply_topup(event: CallbackEvent, channel: str) -> str:
     topup = TopUp.objects.select_for_update().filter(pk=event.reference, channel=channel).first()
     if topup is None or topup.amount_fen != event.amount_fen:
         raise DomainError(PaymentError.CALLBACK_INVALID, _("The callback does not match a top-up."))
-    if topup.status != ChannelOpStatus.PENDING:
+    # Only success is final: a channel may report a failure and later the payment after all
+    # (the payer was charged), and that money must reach the wallet.
+    if topup.status == ChannelOpStatus.SUCCEEDED or (
+        topup.status == ChannelOpStatus.FAILED and event.status == "failed"
+    ):
         return f"duplicate: top-up already {topup.status}"
     topup.channel_ref = event.channel_ref
     topup.completed_at = clock.now()
@@ -169,7 +173,24 @@ def withdrawal_create(
     return withdrawal
 
 
-@outbox_handler("payout.submit")
+def _payout_give_up(payload: dict[str, Any]) -> None:
+    """The channel could not take the payout after every retry: fail it, money back."""
+    withdrawal = Withdrawal.objects.filter(pk=payload["withdrawal_id"]).first()
+    if withdrawal is None or withdrawal.status != ChannelOpStatus.PENDING:
+        return
+    _apply_payout(
+        CallbackEvent(
+            kind="payout",
+            reference=withdrawal.pk,
+            status="failed",
+            amount_fen=withdrawal.amount_fen,
+            channel_ref="not-submitted",
+        ),
+        withdrawal.channel,
+    )
+
+
+@outbox_handler("payout.submit", on_give_up=_payout_give_up)
 def _payout_submit(payload: dict[str, Any]) -> None:
     withdrawal = Withdrawal.objects.get(pk=payload["withdrawal_id"])
     if withdrawal.status == ChannelOpStatus.PENDING:

@@ -184,6 +184,9 @@ def sandbox_topup(request: HttpRequest, topup_id: int) -> HttpResponse:
     topup = selectors.topup_get_for_user(user=request.user, topup_id=topup_id)
     next_url = _safe_next(request)
     if request.method == "POST":
+        if topup.status != ChannelOpStatus.PENDING:  # the bank's page is done with it
+            messages.info(request, _("This top-up was already completed."))
+            return redirect(next_url or "payments:wallet")
         approve = request.POST.get("action") == "approve"
         body = sandbox.event_body(
             kind="topup",

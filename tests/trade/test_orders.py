@@ -815,3 +815,23 @@ def test_memo_by_staff(trade, paid, make_shop):
         order_memo_set(actor=make_shop().owner, order_id=paid.pk, memo="x")
     with pytest.raises(NotFound):
         order_memo_set(actor=trade.buyer, order_id=paid.pk, memo="x")
+
+
+def test_checkout_retry_with_the_same_key_but_other_items_is_refused(trade):
+    items = [{"sku_id": trade.sku.pk, "quantity": 1}]
+    first = order_place(
+        buyer=trade.buyer, items=items, address_id=trade.buyer.address.pk, idempotency_key="k-1"
+    )
+    again = order_place(
+        buyer=trade.buyer, items=items, address_id=trade.buyer.address.pk, idempotency_key="k-1"
+    )
+    assert again.pk == first.pk
+    with pytest.raises(DomainError) as exc:
+        order_place(
+            buyer=trade.buyer,
+            items=[{"sku_id": trade.sku.pk, "quantity": 2}],
+            address_id=trade.buyer.address.pk,
+            idempotency_key="k-1",
+        )
+    assert exc.value.code == "idempotency_key_reused"
+    assert OrderGroup.objects.count() == 1

@@ -140,10 +140,20 @@ def test_failed_topup_moves_no_money(make_user):
     assert callback("topup", topup.pk, "failed", 5000) == "top-up failed"
     topup.refresh_from_db()
     assert topup.status == ChannelOpStatus.FAILED and topup.transfer is None
-    # a late "succeeded" for the same top-up changes nothing
-    assert callback("topup", topup.pk, "succeeded", 5000).startswith("duplicate")
+    assert callback("topup", topup.pk, "failed", 5000).startswith("duplicate")
     assert wallet_balance(user_id=user.pk).balance_fen == 0
     assert not Transfer.objects.exists()
+
+
+def test_a_late_success_after_a_failure_credits_the_wallet_once(make_user):
+    """The channel charged the payer after all: the money must reach the wallet."""
+    user = make_user()
+    topup = topup_create(user=user, amount_fen=5000)
+    assert callback("topup", topup.pk, "failed", 5000) == "top-up failed"
+    assert callback("topup", topup.pk, "succeeded", 5000) == "top-up credited"
+    assert callback("topup", topup.pk, "succeeded", 5000).startswith("duplicate")
+    assert wallet_balance(user_id=user.pk).balance_fen == 5000
+    assert ledger_check().ok
 
 
 @pytest.mark.parametrize("amount", [0, -1, 5_000_001, 1.5, True, "abc", None, "10.00"])
@@ -324,3 +334,26 @@ def test_shop_withdrawal_refused_for_staff(trade, role):
 def test_shop_withdrawal_refused_for_someone_without_a_shop(seller):
     with pytest.raises(NotFound):
         withdrawal_create(actor=seller, amount_fen=1000, pin=PIN, source="shop")
+
+
+def test_a_payout_the_channel_never_takes_is_failed_and_the_money_returned(seller, monkeypatch):
+    from datetime import timedelta
+
+    from jishi.core import clock
+    from jishi.core.outbox import ATTEMPTS_MAX
+    from jishi.payments.channels import CHANNELS
+
+    def bank_down(withdrawal):
+        raise ConnectionError("bank unreachable")
+
+    monkeypatch.setattr(CHANNELS["sandbox"], "payout_submit", bank_down)
+    withdrawal = withdrawal_create(actor=seller, amount_fen=30_000, pin=PIN)
+    for _attempt in range(ATTEMPTS_MAX):
+        outbox_drain()
+        clock.advance(timedelta(hours=1))  # past the retry back-off
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == ChannelOpStatus.FAILED
+    money = wallet_balance(user_id=seller.pk)
+    assert (money.balance_fen, money.available_fen) == (100_000, 100_000)
+    assert "withdrawal_failed" in kinds(seller)
+    assert ledger_check().ok
