@@ -185,7 +185,13 @@ def _mine(row: IdempotentRequest):
 
 
 def _store(row: IdempotentRequest, status: int, body: str) -> None:
-    _mine(row).update(response_status=status, response_body=body, completed_at=clock.now())
+    """Save the answer; if a retry took the key over meanwhile, undo this run instead (the
+    caller's transaction rolls back), so the stored answer always matches what happened."""
+    if not _mine(row).update(response_status=status, response_body=body, completed_at=clock.now()):
+        raise Conflict(
+            IdempotencyError.IN_PROGRESS,
+            _("A request with this Idempotency-Key is still being processed; retry shortly."),
+        )
 
 
 def _release(row: IdempotentRequest) -> None:

@@ -123,6 +123,47 @@ def _check_orders(report: CheckReport) -> None:
             report.problems.append(f"{label}: finished but nothing released")
 
 
+def _is_wallet_of(account: Account, user_id: int | None) -> bool:
+    return account.kind == "wallet" and account.owner_user_id == user_id
+
+
+def _is_escrow_of(account: Account, order_id: int) -> bool:
+    return account.kind == "escrow" and account.owner_order_id == order_id
+
+
+def _check_order_destinations(report: CheckReport) -> None:
+    """Each order transfer goes between the right parties: this buyer's wallet, this order's
+    escrow, this shop's balance, the platform."""
+    from jishi.orders.models import Order
+
+    parties = {
+        pk: (buyer, shop)
+        for pk, buyer, shop in Order.objects.values_list("pk", "buyer_id", "shop_id").iterator()
+    }
+    transfers = (
+        Transfer.objects.filter(order_id__isnull=False)
+        .select_related("debit_account", "credit_account")
+        .iterator()
+    )
+    for t in transfers:
+        buyer, shop = parties.get(t.order_id, (None, None))
+        debit, credit = t.debit_account, t.credit_account
+        from_escrow = _is_escrow_of(debit, t.order_id)
+        right = {
+            "payment": _is_wallet_of(debit, buyer) and _is_escrow_of(credit, t.order_id),
+            "release": from_escrow
+            and credit.kind == "shop_available"
+            and credit.owner_shop_id == shop,
+            "commission": from_escrow and credit.kind == "platform_commission",
+            "refund": from_escrow and _is_wallet_of(credit, buyer),
+        }.get(t.kind)
+        if right is False:
+            report.problems.append(
+                f"transfer {t.pk} ({t.kind}) of order {t.order_id} goes {debit.code} -> "
+                f"{credit.code}, not between that order's parties"
+            )
+
+
 def ledger_check() -> CheckReport:
     """Every read in one snapshot, so a check during live traffic sees no false drift."""
     report = CheckReport()
@@ -133,4 +174,5 @@ def ledger_check() -> CheckReport:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         _check_accounts(report)
         _check_orders(report)
+        _check_order_destinations(report)
     return report

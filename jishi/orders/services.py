@@ -677,7 +677,7 @@ def order_address_change(*, buyer: User, order_id: Any, address_id: Any) -> Orde
         shipping = shipping_fee_fen(
             template=template,
             province=order.province,
-            items_fen=order.items_fen - order.discount_fen,
+            items_fen=order.items_fen,  # the same base as at checkout
         )
         delta = shipping - order.shipping_fen
         order.shipping_fen = shipping

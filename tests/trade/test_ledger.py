@@ -471,3 +471,28 @@ def test_check_command_exits_one_on_drift():
         call_command("ledger", "check", stdout=out)
     assert exc.value.code == 1
     assert "DRIFT" in out.getvalue()
+
+
+def test_check_detects_an_order_transfer_to_the_wrong_party(trade, make_buyer):
+    """A refund that went to someone else's wallet is drift, even if every sum balances."""
+    from jishi.ledger.check import ledger_check
+    from jishi.ledger.models import Transfer
+    from jishi.ledger.services import wallet_account
+    from jishi.orders.services import group_pay, order_place, order_refund_before_shipment
+    from tests.trade.conftest import PIN
+
+    group = order_place(
+        buyer=trade.buyer,
+        items=[{"sku_id": trade.sku.pk, "quantity": 1}],
+        address_id=trade.buyer.address.pk,
+    )
+    group_pay(buyer=trade.buyer, group_id=group.pk, pin=PIN)
+    order = group.orders.get()
+    order_refund_before_shipment(buyer=trade.buyer, order_id=order.pk)
+    assert ledger_check().ok
+    stranger = make_buyer(balance_fen=0)
+    Transfer.objects.filter(kind="refund", order_id=order.pk).update(
+        credit_account=wallet_account(stranger.pk)
+    )
+    report = ledger_check()
+    assert any("not between that order's parties" in p for p in report.problems)
