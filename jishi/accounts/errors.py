@@ -24,3 +24,4 @@ class AccountError(ErrorCode):
     NOT_VERIFIED = "not_verified"
     VERIFICATION_DECIDED = "verification_decided"
     REASON_REQUIRED = "reason_required"
+    SUB_ACCOUNT = "sub_account_not_allowed"

@@ -333,7 +333,14 @@ def _card_clean(bank_name: str, card_number: str, field: str) -> tuple[str, str]
 def verification_submit(
     *, user: User, real_name: str, id_number: str, bank_name: str, bank_card: str
 ) -> RealNameVerification:
+    from jishi.shops.selectors import staff_sub_account_of  # shops builds on accounts
+
     User.objects.select_for_update().filter(pk=user.pk).first()  # one submission at a time
+    if staff_sub_account_of(user=user) is not None:
+        raise DomainError(
+            AccountError.SUB_ACCOUNT,
+            _("Real-name verification is for shop owners, not staff accounts."),
+        )
     latest = RealNameVerification.objects.filter(user=user).order_by("-id").first()
     if latest and latest.status == VerificationStatus.PENDING:
         raise DomainError(

@@ -345,3 +345,25 @@ def test_bank_card_change_replaces_card_notifies_and_audits(make_verified_seller
     log = AuditLog.objects.get(action="bank_card.change")
     assert log.before == {"card": old.card_masked}
     assert log.after == {"card": card.card_masked}
+
+
+def test_a_staff_sub_account_cannot_submit_a_verification(
+    make_shop, make_id_number, make_bank_card
+):
+    from jishi.accounts.models import RealNameVerification
+    from jishi.shops.services import staff_create
+
+    shop = make_shop()
+    staff = staff_create(
+        actor=shop.owner, username="店员小李", password="Staff2024pass", role="service"
+    )
+    with pytest.raises(DomainError) as exc:
+        services.verification_submit(
+            user=staff.user,
+            real_name="李四",
+            id_number=make_id_number(),
+            bank_name="中国银行",
+            bank_card=make_bank_card(),
+        )
+    assert exc.value.code == "sub_account_not_allowed"
+    assert not RealNameVerification.objects.filter(user=staff.user).exists()
