@@ -431,6 +431,28 @@ def test_edit_product_keeps_skus_and_removes_images(client, seller_shop, leaf):
 
 
 @pytest.mark.django_db
+def test_edit_form_does_not_undo_sales_made_while_it_was_open(client, seller_shop, leaf):
+    from jishi.inventory.services import stock_take
+
+    c = _client(client, seller_shop.owner)
+    data = _product_post(leaf.pk)
+    data["sku_stock"] = ["10", "10", "10", "10"]
+    c.post("/seller/products/new/", data)
+    product = Product.objects.get()
+    form = c.get(f"/seller/products/{product.pk}/edit/")
+    assert b'name="sku_stock_seen" value="10"' in form.content
+    first = Sku.objects.filter(product=product).order_by("pk").first()
+    stock_take([(first.pk, 4)])  # a buyer checks out while the seller edits
+    edit = {**data, "sku_stock_seen": ["10", "10", "10", "10"], "title": "安吉白茶 改名"}
+    assert c.post(f"/seller/products/{product.pk}/edit/", edit).status_code == 302
+    assert Sku.objects.get(pk=first.pk).stock == 6
+    edit["sku_stock"] = ["20", "10", "10", "10"]  # the seller typed over a changed stock
+    page = c.post(f"/seller/products/{product.pk}/edit/", edit)
+    assert page.status_code == 400 and b"The stock changed to 6" in page.content
+    assert Sku.objects.get(pk=first.pk).stock == 6
+
+
+@pytest.mark.django_db
 def test_other_shops_product_is_404(client, seller_shop, leaf, user_factory, operator_factory):
     mine = product_create(
         actor=seller_shop.owner,

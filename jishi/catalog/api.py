@@ -131,6 +131,7 @@ class SkuIn(Schema):
     list_price_fen: Fen | None = None
     stock: Count = 0
     code: Text = ""
+    stock_seen: Count | None = None  # the stock you last read; a mismatch is a 400 stock_changed
 
 
 class ProductIn(Schema):

@@ -15,6 +15,7 @@ class CatalogError(ErrorCode):
     PRICE_INVALID = "price_invalid"
     LIST_PRICE_TOO_LOW = "list_price_too_low"
     STOCK_INVALID = "stock_invalid"
+    STOCK_CHANGED = "stock_changed"
     NO_STOCK_TO_LIST = "no_stock_to_list"
     PRODUCT_BANNED = "product_banned"
     ATTRIBUTES_INVALID = "attributes_invalid"

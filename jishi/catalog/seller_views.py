@@ -134,6 +134,7 @@ class SkuRow:
     list_price: str = ""
     stock: str = "0"
     code: str = ""
+    stock_seen: str = ""  # the live stock when the form was opened ("" for a new row)
     error: str = ""
 
     @property
@@ -195,6 +196,7 @@ class ProductForm:
                     list_price=old.list_price if old else "",
                     stock=old.stock if old else "0",
                     code=old.code if old else "",
+                    stock_seen=old.stock_seen if old else "",
                 )
             )
         self.rows = rows
@@ -228,6 +230,7 @@ class ProductForm:
                     "list_price_fen": list_price,
                     "stock": int(stock),
                     "code": row.code,
+                    "stock_seen": int(row.stock_seen) if row.stock_seen.isdecimal() else None,
                 }
             )
         if bad:
@@ -279,16 +282,25 @@ def _form_from_post(post: Any) -> ProductForm:
         for i in range(1, SPEC_DIMENSIONS_MAX + 1)
     ]
     previous = {}
-    for key, price, list_price, stock, code in zip(
-        post.getlist("sku_key"),
-        post.getlist("sku_price"),
-        post.getlist("sku_list_price"),
-        post.getlist("sku_stock"),
-        post.getlist("sku_code"),
-        strict=False,
+    seen = post.getlist("sku_stock_seen")
+    for index, (key, price, list_price, stock, code) in enumerate(
+        zip(
+            post.getlist("sku_key"),
+            post.getlist("sku_price"),
+            post.getlist("sku_list_price"),
+            post.getlist("sku_stock"),
+            post.getlist("sku_code"),
+            strict=False,
+        )
     ):
         previous[key] = SkuRow(
-            key=key, specs={}, price=price, list_price=list_price, stock=stock, code=code
+            key=key,
+            specs={},
+            price=price,
+            list_price=list_price,
+            stock=stock,
+            code=code,
+            stock_seen=seen[index][:12] if index < len(seen) else "",
         )
     form.rebuild_rows(previous)
     return form
@@ -327,6 +339,7 @@ def _form_from_product(product: Product | None) -> ProductForm:
             price=fen_text(sku.price_fen),
             list_price=fen_text(sku.list_price_fen),
             stock=str(sku.stock),
+            stock_seen=str(sku.stock),
             code=sku.code,
         )
         for sku in skus

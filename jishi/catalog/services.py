@@ -287,6 +287,10 @@ def _skus_clean(skus: Any, spec_names: list[str]) -> list[dict[str, Any]]:
                 "code": clean_text(
                     raw.get("code"), field=f"{where}.code", max_length=64, required=False
                 ),
+                # The stock the editor showed, to notice a change made meanwhile (optional).
+                "stock_seen": None
+                if raw.get("stock_seen") in (None, "")
+                else _stock_clean(raw.get("stock_seen"), field=f"{where}.stock"),
             }
         )
     return clean
@@ -403,6 +407,8 @@ def product_create(
     clean = _product_fields_clean(data)
     sku_rows = _skus_clean(skus, clean["spec_names"])
     product = Product.objects.create(shop_id=membership.shop_id, **clean)
+    for row in sku_rows:
+        row.pop("stock_seen")
     Sku.objects.bulk_create([Sku(product=product, **row) for row in sku_rows])
     _images_add(product, images or [])
     product_refresh_summary(product)
@@ -438,11 +444,24 @@ def product_update(
         for sku in Sku.objects.select_for_update().filter(product=product).order_by("pk")
     }
     wanted = {row["spec_key"] for row in sku_rows}
-    for row in sku_rows:
+    for index, row in enumerate(sku_rows):
+        seen = row.pop("stock_seen")
         sku = existing.get(row["spec_key"])
         if sku is None:
             Sku.objects.create(product=product, **row)
             continue
+        if seen is not None and sku.stock != seen:  # sold or edited since the form was opened
+            if row["stock"] != seen:
+                raise field_error(
+                    f"skus.{index}.stock",
+                    _(
+                        "The stock changed to %(now)d since you opened the form; check it and "
+                        "save again."
+                    )
+                    % {"now": sku.stock},
+                    CatalogError.STOCK_CHANGED,
+                )
+            row["stock"] = sku.stock  # the editor left it alone: keep the live stock
         for key, value in row.items():
             setattr(sku, key, value)
         sku.is_active = True

@@ -887,3 +887,33 @@ def test_sorting(tree, shop, make_product):
     assert [p.pk for p in selectors.product_search_public(sort="price_desc")] == [dear.pk, cheap.pk]
     assert [p.pk for p in selectors.product_search_public(sort="new")] == [dear.pk, cheap.pk]
     assert len(selectors.product_search_public(sort="bogus")) == 2
+
+
+def test_product_update_keeps_stock_sold_since_the_form_was_opened(make_shop, make_product):
+    """An editor who did not touch a SKU's stock must not undo the sales made meanwhile; one who
+    did is told the stock changed, and nothing is saved."""
+    from jishi.catalog.models import Sku
+    from jishi.inventory.services import stock_take
+
+    shop = make_shop()
+    product = make_product(shop, skus=[{"specs": {}, "price_fen": 1000, "stock": 10}])
+    sku = product.skus.get()
+    stock_take([(sku.pk, 3)])  # three sold after the editor opened the form (seen: 10)
+    fields = {"category_id": product.category_id, "title": "改过的标题", "spec_names": []}
+    services.product_update(
+        actor=shop.owner,
+        product_id=product.pk,
+        skus=[{"specs": {}, "price_fen": 1200, "stock": 10, "stock_seen": 10}],
+        **fields,
+    )
+    assert Sku.objects.get(pk=sku.pk).stock == 7
+    with pytest.raises(DomainError) as exc:
+        services.product_update(
+            actor=shop.owner,
+            product_id=product.pk,
+            skus=[{"specs": {}, "price_fen": 1300, "stock": 50, "stock_seen": 10}],
+            **fields,
+        )
+    assert exc.value.code == "stock_changed"
+    assert "skus.0.stock" in exc.value.extra["fields"]
+    assert Sku.objects.get(pk=sku.pk).price_fen == 1200

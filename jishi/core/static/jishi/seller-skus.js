@@ -46,6 +46,7 @@
       rows[get("sku_key")] = {
         sku_price: get("sku_price"), sku_list_price: get("sku_list_price"),
         sku_stock: get("sku_stock"), sku_code: get("sku_code"),
+        sku_stock_seen: get("sku_stock_seen"),
       };
     });
     return rows;
