@@ -15,6 +15,7 @@ from django.conf import settings
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "jishi" / "locale"
 PO_FILES = sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po"))
 PO_IDS = [str(p.relative_to(LOCALE_DIR)) for p in PO_FILES]
+ZH_PO_FILES = [p for p in PO_FILES if p.parts[-3].startswith("zh")]
 
 # %(name)s, %(n)d, %s, %% ... as Python's %-formatting reads them.
 PLACEHOLDER = re.compile(r"%(?:\([^)]+\))?[-#0 +]*\d*(?:\.\d+)?[sdifrx%]")
@@ -94,11 +95,9 @@ def test_translations_keep_placeholders_tags_and_edges(po_path):
     assert problems == []
 
 
-@pytest.mark.parametrize("po_path", PO_FILES, ids=PO_IDS)
+@pytest.mark.parametrize("po_path", ZH_PO_FILES, ids=[p.parts[-3] for p in ZH_PO_FILES])
 def test_chinese_catalog_is_chinese(po_path):
     """A pasted-back English string is a missed translation (short codes like "SKU" aside)."""
-    if not po_path.parts[-3].startswith("zh"):
-        pytest.skip("not a Chinese catalog")
     allowed_latin = {"SKU"}
     latin_only = [
         e.msgid

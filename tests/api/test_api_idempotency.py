@@ -359,12 +359,14 @@ def test_scenario_cancel_replay(trade):
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="threads need a server database; CI runs this in its PostgreSQL pass",
+)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_twins_run_once(trade, monkeypatch):
     """The first request is held inside the payment; its twin (same key) must not pay too.
     On PostgreSQL the twin is told 409 ``idempotency_in_progress`` at once."""
-    if connection.vendor != "postgresql":
-        pytest.skip("threads need a server database")
     from jishi.orders import services
 
     client, group = placed_group(trade)

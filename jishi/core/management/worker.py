@@ -73,7 +73,3 @@ def worker_start_thread() -> threading.Event:
         target=worker_loop, kwargs={"stop": stop}, name="jishi-worker", daemon=True
     ).start()
     return stop
-
-
-def sleep(seconds: float) -> None:
-    time.sleep(seconds)
