@@ -209,6 +209,7 @@ def on_http_error(request: HttpRequest, exc: HttpError):
 
 def _register_routers() -> None:
     from jishi.accounts.api import router as accounts_router
+    from jishi.aftersales.api import router as aftersales_router
     from jishi.catalog.api import router as catalog_router
     from jishi.console.api import router as console_router
     from jishi.ledger.api import router as ledger_router
@@ -223,6 +224,7 @@ def _register_routers() -> None:
     api.add_router("/orders", orders_router)
     api.add_router("/payments", payments_router)
     api.add_router("/ledger", ledger_router)
+    api.add_router("/aftersales", aftersales_router)
 
 
 _register_routers()

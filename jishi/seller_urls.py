@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from jishi.aftersales.urls import seller_urlpatterns as aftersales_urls
 from jishi.catalog import seller_views as catalog_views
 from jishi.orders import seller_views as order_views
 from jishi.payments import seller_views as finance_views
@@ -30,3 +31,5 @@ urlpatterns = [
     path("shipping/", order_views.shipping, name="shipping"),
     path("finance/", finance_views.finance, name="finance"),
 ]
+
+urlpatterns += aftersales_urls

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "jishi.ledger",
     "jishi.payments",
     "jishi.orders",
+    "jishi.aftersales",
     "jishi.console",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("console/", include("jishi.console.urls")),
     path("", include("jishi.orders.urls")),
     path("", include("jishi.payments.urls")),
+    path("", include("jishi.aftersales.urls")),
     path("", include("jishi.storefront_urls")),
     # Uploaded images; behind a real web server in production (see docs/operating.md).
     re_path(r"^media/(?P<path>.*)$", serve_media, {"document_root": settings.MEDIA_ROOT}),

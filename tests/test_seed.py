@@ -18,7 +18,10 @@ from jishi.accounts.models import (
 )
 from jishi.accounts.services import payment_pin_verify
 from jishi.accounts.validators import bank_card_is_valid, id_number_is_valid
+from jishi.aftersales.models import Dispute, DisputeStatus, RefundCase, RefundStatus
+from jishi.aftersales.timers import cases_sweep
 from jishi.catalog.models import Category, Product, ProductImage, ProductStatus, Sku
+from jishi.core import clock
 from jishi.core.demo import credentials, data
 from jishi.core.demo.seeder import (
     attributes_of,
@@ -31,7 +34,12 @@ from jishi.core.demo.seeder import (
 )
 from jishi.core.demo.svg import logo_svg, product_svg
 from jishi.core.models import AuditLog
-from jishi.shops.models import Shop, ShopStaff, StaffRole
+from jishi.ledger.check import ledger_check
+from jishi.ledger.models import Transfer
+from jishi.orders.timers import orders_sweep
+from jishi.payments.models import DebtKind, ShopDebt
+from jishi.payments.selectors import shop_money
+from jishi.shops.models import Shop, ShopStaff, StaffRole, Violation
 
 
 @pytest.fixture
@@ -62,6 +70,11 @@ def _counts() -> dict[str, int]:
         BankCard,
         Notification,
         AuditLog,
+        RefundCase,
+        Dispute,
+        Violation,
+        ShopDebt,
+        Transfer,
     )
     counts = {model.__name__: model.objects.count() for model in models}
     counts["sales"] = sum(Product.objects.values_list("sales_count", flat=True))
@@ -156,10 +169,56 @@ def test_seed_builds_the_demo_marketplace(media, client):
     assert default_storage.exists(product.cover.file.name)  # /media/ serving: see urls.py
     assert client.get(f"/shop/{shops[0].pk}/").status_code == 200
 
+    _aftersales_states_are_there(shops)
+
     # a second run finds the data and changes nothing
     before = _counts()
     assert "demo data already present" in _seed()
     assert _counts() == before
+
+
+def _aftersales_states_are_there(shops: list[Shop]) -> None:
+    """After-sales in every state for the demo buyer, at zero drift, none of it due yet."""
+    report = ledger_check()
+    assert report.ok and report.orders >= 20, report.problems
+    buyer = User.objects.get(username=data.BUYER[0])
+    seller_shop = User.objects.get(username=data.SHOPS[0].seller.username).owned_shop
+    cases = RefundCase.objects.filter(buyer=buyer)
+    at_seller = cases.filter(shop=seller_shop)
+    for status in (
+        RefundStatus.WAIT_SELLER_AGREE,
+        RefundStatus.WAIT_BUYER_RETURN_GOODS,
+        RefundStatus.WAIT_SELLER_CONFIRM_GOODS,
+    ):
+        assert at_seller.filter(status=status).exists(), status
+    refused = at_seller.filter(status=RefundStatus.SELLER_REFUSE_BUYER)
+    assert refused.filter(disputes__isnull=True).exists()  # the buyer may still escalate
+    assert cases.filter(status=RefundStatus.SUCCESS, refunded_fen__gt=0).count() >= 2
+    assert cases.filter(status=RefundStatus.CLOSED, close_reason="buyer_cancelled").exists()
+    exchange = cases.get(kind="exchange")
+    assert exchange.exchange_sku_id != exchange.line.sku_id and exchange.is_open
+    # platform intervention: one in the evidence phase, one ready to rule, one ruled
+    disputes = Dispute.objects.filter(case__buyer=buyer)
+    evidence = disputes.filter(status=DisputeStatus.EVIDENCE)
+    assert any(not d.evidence_over for d in evidence) and any(d.evidence_over for d in evidence)
+    for dispute in evidence:
+        assert dispute.case.events.filter(is_evidence=True, party="seller").exists()
+    ruled = disputes.get(status=DisputeStatus.RULED_BUYER)
+    assert ruled.ruled_by.username == data.ARBITRATOR and ruled.case.status == "SUCCESS"
+    assert Violation.objects.filter(case_id=ruled.case_id, kind="not_as_described").exists()
+    arbitrator = User.objects.get(username=data.ARBITRATOR)
+    assert arbitrator.operator_role == OperatorRole.ARBITRATOR
+    # a late shipment paid the buyer compensation; an advance; a refund after release
+    late = Violation.objects.get(shop=seller_shop, kind="late_shipment")
+    assert late.compensation_fen > 0 and late.points > 0
+    assert ShopDebt.objects.filter(shop=seller_shop, kind=DebtKind.ADVANCE).exists()
+    assert ShopDebt.objects.filter(kind=DebtKind.REFUND_AFTER_RELEASE).exists()
+    for shop in shops:  # every shop paid a deposit
+        assert shop_money(shop_id=shop.pk).deposit_fen > 0, shop.name
+    # every waiting case and order has its time left: the worker fires nothing at once
+    now = clock.now()
+    assert all(c.deadline > now for c in cases.filter(deadline__isnull=False))
+    assert cases_sweep() == 0 and orders_sweep() == 0
 
 
 @pytest.mark.django_db

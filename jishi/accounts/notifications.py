@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jishi.core.outbox import outbox_enqueue
@@ -77,6 +79,88 @@ KINDS: dict[str, tuple[Any, Any]] = {
         _("Order closed"),
         _("Order %(order)s was closed: it was not paid in time."),
     ),
+    "late_shipment_compensated": (
+        _("Compensation for late shipment"),
+        _(
+            "Order %(order)s was not shipped in time. The shop paid you ¥%(amount)s "
+            "compensation into your wallet."
+        ),
+    ),
+    "violation_recorded": (
+        _("Violation recorded"),
+        _("A violation was recorded against your shop: %(kind)s, %(points)s points."),
+    ),
+    "shop_charged": (
+        _("Money recovered from your shop"),
+        _(
+            "The platform paid ¥%(amount)s for order %(order)s on your shop's behalf "
+            "(%(reason)s). It is recovered from your balance, then your deposit, then "
+            "your next income."
+        ),
+    ),
+    "refund_requested": (
+        _("New after-sales request"),
+        _(
+            "The buyer asked for %(kind)s of ¥%(amount)s on order %(order)s. "
+            "Answer by %(deadline)s."
+        ),
+    ),
+    "refund_agreed": (
+        _("After-sales request agreed"),
+        _(
+            "The shop agreed to your request on order %(order)s. Ship the goods back within "
+            "%(days)s days to: %(address)s"
+        ),
+    ),
+    "refund_refused": (
+        _("After-sales request refused"),
+        _(
+            "The shop refused your request on order %(order)s: %(reason)s. You may revise it "
+            "or ask the platform to step in by %(deadline)s."
+        ),
+    ),
+    "refund_return_shipped": (
+        _("Return shipped"),
+        _("The buyer shipped the return for order %(order)s: %(carrier)s %(tracking)s."),
+    ),
+    "refund_succeeded": (
+        _("Refund completed"),
+        _("¥%(amount)s for order %(order)s went back to your wallet."),
+    ),
+    "refund_closed": (
+        _("After-sales request closed"),
+        _("The after-sales request on order %(order)s was closed: %(reason)s"),
+    ),
+    "exchange_shipped": (
+        _("Replacement shipped"),
+        _("The replacement for order %(order)s was shipped: %(carrier)s %(tracking)s."),
+    ),
+    "dispute_opened": (
+        _("The platform is stepping in"),
+        _(
+            "The platform was asked to step in on the after-sales request of order %(order)s. "
+            "Add your evidence on the case page."
+        ),
+    ),
+    "dispute_evidence": (
+        _("Evidence phase started"),
+        _("An operator took the case of order %(order)s. Add your evidence by %(deadline)s."),
+    ),
+    "dispute_ruled": (
+        _("The platform ruled"),
+        _("The platform ruled on the case of order %(order)s: %(outcome)s. %(reason)s"),
+    ),
+    "dispute_withdrawn": (
+        _("Intervention withdrawn"),
+        _("The request for the platform to step in on order %(order)s was withdrawn."),
+    ),
+    "advance_paid": (
+        _("Advance compensation paid"),
+        _(
+            "The platform paid you ¥%(amount)s for order %(order)s at once; it recovers the "
+            "amount from the shop."
+        ),
+    ),
     "topup_succeeded": (
         _("Wallet topped up"),
         _("¥%(amount)s was added to your wallet."),
@@ -103,7 +187,17 @@ KINDS: dict[str, tuple[Any, Any]] = {
 }
 
 
+def english_label(label: Any) -> str:
+    """A label as its English msgid, for a notification parameter: it is translated when the
+    notification is shown, in the reader's language, not the sender's."""
+    with translation.override("en"):
+        return str(label)
+
+
 def _render(template: Any, params: dict[str, Any]) -> str:
+    # Parameters that are labels (a refund kind, a ruling) are stored as their English msgid
+    # and translated here, in the reader's language; other text passes through unchanged.
+    params = {k: gettext(v) if isinstance(v, str) and v else v for k, v in params.items()}
     try:
         return str(template) % params
     except (KeyError, TypeError, ValueError):

@@ -11,7 +11,9 @@ OPERATOR_PERMISSIONS: dict[str, frozenset[str]] = {
     OperatorRole.ADMIN: frozenset({"*"}),
     OperatorRole.REVIEWER: frozenset({"console.view", "verification.decide"}),
     OperatorRole.CATALOG: frozenset({"console.view", "category.manage", "product.moderate"}),
-    OperatorRole.ARBITRATOR: frozenset({"console.view", "dispute.rule"}),
+    OperatorRole.ARBITRATOR: frozenset(
+        {"console.view", "dispute.rule", "advance.pay", "violation.record"}
+    ),
     OperatorRole.FINANCE: frozenset({"console.view", "ledger.view"}),
 }
 

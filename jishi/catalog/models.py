@@ -71,6 +71,8 @@ class Product(models.Model):
     is_featured = models.BooleanField(default=False)
     # Virtual goods (top-up cards, e-tickets) ship a delivery note, confirm after 3 days.
     is_virtual = models.BooleanField(_("virtual goods"), default=False)
+    # 7-day no-reason return (七天无理由): on by default; off for custom, perishable goods.
+    no_reason_return = models.BooleanField(_("7-day no-reason return"), default=True)
     stock_deduction = models.CharField(
         max_length=8, choices=StockDeduction.choices, default=StockDeduction.AT_ORDER
     )

@@ -266,11 +266,15 @@ FORM_VALUES = (
     "description",
     "stock_deduction",
     "is_virtual",
+    "no_reason_return",
 )
 
 
 def _form_from_post(post: Any) -> ProductForm:
     form = ProductForm(values={key: post.get(key, "") for key in FORM_VALUES})
+    # 7-day no-reason return: a yes/no choice, always sent to the service ("1" / "0"); a
+    # form without the field keeps the platform default (on).
+    form.values["no_reason_return"] = "0" if post.get("no_reason_return") == "0" else "1"
     form.attributes = [
         [n, v] for n, v in zip(post.getlist("attr_name"), post.getlist("attr_value"), strict=False)
     ]
@@ -308,7 +312,9 @@ def _form_from_post(post: Any) -> ProductForm:
 
 def _form_from_product(product: Product | None) -> ProductForm:
     if product is None:
-        form = ProductForm(values={"stock_deduction": StockDeduction.AT_ORDER})
+        form = ProductForm(
+            values={"stock_deduction": StockDeduction.AT_ORDER, "no_reason_return": "1"}
+        )
         form.specs = [{"name": "", "values": ""} for _i in range(SPEC_DIMENSIONS_MAX)]
         form.rebuild_rows({})
         return form
@@ -321,6 +327,7 @@ def _form_from_product(product: Product | None) -> ProductForm:
             "description": product.description,
             "stock_deduction": product.stock_deduction,
             "is_virtual": "on" if product.is_virtual else "",
+            "no_reason_return": "1" if product.no_reason_return else "0",
         }
     )
     form.attributes = [list(pair) for pair in product.attributes]

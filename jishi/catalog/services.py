@@ -337,6 +337,8 @@ def _product_fields_clean(data: dict[str, Any]) -> dict[str, Any]:
         "spec_names": _spec_names_clean(data.get("spec_names")),
         "stock_deduction": deduction,
         "is_virtual": data.get("is_virtual") in (True, "on", "true", "1", 1),
+        # absent = on (the platform default); forms send a yes/no choice
+        "no_reason_return": data.get("no_reason_return", True) in (True, "on", "true", "1", 1),
     }
 
 

@@ -9,12 +9,14 @@ from django.utils.translation import gettext_lazy as _
 
 from jishi.accounts.models import User
 from jishi.accounts.permissions import operator_require
+from jishi.aftersales.models import DISPUTE_OPEN, RefundCase
 from jishi.core.errors import NotFound
 from jishi.core.models import AuditLog
 from jishi.ledger.models import Account, AccountKind, Transfer, TransferFlag
 from jishi.ledger.selectors import kind_total
 from jishi.orders.models import Order, OrderStatus
 from jishi.orders.seller_selectors import ORDER_ID_DIGITS_MAX, SEARCH_LENGTH_MAX
+from jishi.payments.models import ShopDebt
 
 ORDER_AUDIT_TYPE = "orders.order"
 
@@ -70,6 +72,31 @@ def order_audit_for_console(*, actor: User, order_id: int) -> QuerySet[AuditLog]
         .select_related("actor")
         .order_by("id")
     )
+
+
+def order_cases_for_console(*, actor: User, order_id: int) -> list[RefundCase]:
+    """The order's after-sales cases, oldest first, each with ``case.dispute`` (the open
+    intervention, else the latest one, else None) for a link to the case page."""
+    operator_require(actor, "console.view")
+    cases = list(
+        RefundCase.objects.filter(order_id=order_id)
+        .select_related("line")
+        .prefetch_related("disputes")
+        .order_by("id")
+    )
+    for case in cases:
+        disputes = list(case.disputes.all())  # newest first (Dispute.Meta.ordering)
+        case.dispute = next((d for d in disputes if d.status in DISPUTE_OPEN), None) or (
+            disputes[0] if disputes else None
+        )
+    return cases
+
+
+def order_debts_for_console(*, actor: User, order_id: int) -> QuerySet[ShopDebt]:
+    """What the platform paid on the shop's behalf for this order and how much it has
+    recovered so far (advance compensation, refunds after release, late-shipment pay)."""
+    operator_require(actor, "console.view")
+    return ShopDebt.objects.filter(order_id=order_id).order_by("id")
 
 
 @dataclass(frozen=True)

@@ -21,5 +21,12 @@ urlpatterns = [
     path("products/<int:product_id>/feature/", views.product_feature, name="product_feature"),
     path("orders/", views.orders, name="orders"),
     path("orders/<int:order_id>/", views.order_detail, name="order"),
+    path("orders/<int:order_id>/advance/", views.order_advance, name="order_advance"),
     path("ledger/", views.ledger, name="ledger"),
+    path("disputes/", views.disputes, name="disputes"),
+    path("disputes/<int:dispute_id>/", views.dispute_detail, name="dispute"),
+    path("disputes/<int:dispute_id>/take/", views.dispute_take, name="dispute_take"),
+    path("disputes/<int:dispute_id>/message/", views.dispute_message, name="dispute_message"),
+    path("disputes/<int:dispute_id>/rule/", views.dispute_rule, name="dispute_rule"),
+    path("violations/", views.violations, name="violations"),
 ]

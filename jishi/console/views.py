@@ -1,9 +1,12 @@
-"""The operator console (运营后台): seller verification, categories and rates, moderation.
+"""The operator console (运营后台): seller verification, categories and rates, moderation,
+orders and the ledger, and after-sales: the arbitration queue (平台介入), the case page with its
+ruling, advance compensation (先行垫付) and violations.
 
 Staff only; each page needs a permission of the operator's role (operator_require), and a
 missing one is the 403 page the DomainError middleware renders.
 """
 
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,8 +15,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from jishi.accounts import selectors as account_selectors
@@ -21,6 +25,11 @@ from jishi.accounts import services as account_services
 from jishi.accounts.models import VerificationStatus
 from jishi.accounts.permissions import operator_can, operator_require
 from jishi.accounts.validators import phone_mask
+from jishi.aftersales import selectors as aftersales_selectors
+from jishi.aftersales import services as aftersales_services
+from jishi.aftersales.models import DisputeStatus, RefundKind
+from jishi.aftersales.services import line_refundable_fen
+from jishi.aftersales.views import event_label  # the wording buyer and seller read too
 from jishi.catalog import selectors as catalog_selectors
 from jishi.catalog import services as catalog_services
 from jishi.catalog.models import ProductStatus
@@ -28,6 +37,7 @@ from jishi.catalog.services import CATEGORY_DEPTH_MAX, COMMISSION_RATE_BP_MAX
 from jishi.console import selectors as console_selectors
 from jishi.core import clock
 from jishi.core.errors import CoreError, DomainError, Forbidden, field_error
+from jishi.core.money import format_fen, parse_yuan
 from jishi.core.pagination import page_of
 from jishi.core.web import flash_error, form_errors
 from jishi.ledger.check import ledger_check
@@ -39,10 +49,13 @@ from jishi.orders.seller_selectors import (
     order_timeline,
 )
 from jishi.payments.seller_selectors import transfer_kind_label
+from jishi.shops import services as shop_services
+from jishi.shops.models import ViolationKind
 from jishi.shops.selectors import shop_list_public
 
 PAGE_SIZE = 20
 PLATFORM, TRADE = gettext_lazy("Platform"), gettext_lazy("Trade")
+AFTERSALES = gettext_lazy("After-sales")
 # (url name, label, permission, nav group)
 NAV_ITEMS = (
     ("home", gettext_lazy("Overview"), "console.view", PLATFORM),
@@ -51,6 +64,8 @@ NAV_ITEMS = (
     ("products", gettext_lazy("Product moderation"), "product.moderate", PLATFORM),
     ("orders", gettext_lazy("Orders"), "console.view", TRADE),
     ("ledger", gettext_lazy("Ledger and reconciliation"), "ledger.view", TRADE),
+    ("disputes", gettext_lazy("Arbitration"), "dispute.rule", AFTERSALES),
+    ("violations", gettext_lazy("Violations"), "console.view", AFTERSALES),
 )
 VERIFICATION_TABS = (
     (VerificationStatus.PENDING, gettext_lazy("Pending")),
@@ -128,6 +143,7 @@ def home(request):
             "can_categories": operator_can(user, "category.manage"),
             "can_moderate": operator_can(user, "product.moderate"),
             "can_ledger": operator_can(user, "ledger.view"),
+            "can_rule": operator_can(user, "dispute.rule"),
         },
         active="home",
     )
@@ -419,11 +435,37 @@ def orders(request):
 @console_page("console.view")
 def order_detail(request, order_id: int):
     order = console_selectors.order_get_for_console(actor=request.user, order_id=order_id)
+    return _order_page(request, order)
+
+
+def _advance_state(order: Any) -> dict[str, Any]:
+    """Whether advance compensation can be paid on the order now, and if not, why."""
+    # as advance_pay counts it: recovered from the seller, so never more than it received
+    remaining = min(order.total_fen - order.refunded_fen, order.released_fen)
+    reason = ""
+    if order.status != OrderStatus.TRADE_FINISHED:
+        reason = _(
+            "Advance compensation is only for completed orders (the money was released to the "
+            "shop). Before that the escrow still holds the money: rule on the after-sales case "
+            "instead."
+        )
+    elif remaining <= 0:
+        reason = _("Nothing is left to refund on this order.")
+    return {"available": not reason, "reason": reason, "remaining_fen": max(0, remaining)}
+
+
+def _order_page(
+    request: Any,
+    order: Any,
+    *,
+    advance_errors: dict[str, str] | None = None,
+    advance_values: dict[str, str] | None = None,
+    status: int = 200,
+):
+    user = request.user
     transfers = [
         {"t": t, "label": transfer_kind_label(t.kind)}
-        for t in console_selectors.order_transfers_for_console(
-            actor=request.user, order_id=order.pk
-        )
+        for t in console_selectors.order_transfers_for_console(actor=user, order_id=order.pk)
     ]
     return console_render(
         request,
@@ -436,14 +478,70 @@ def order_detail(request, order_id: int):
             "progress": order_progress(order),
             "close_reason": close_reason_label(order.close_reason),
             "transfers": transfers,
-            "audit": console_selectors.order_audit_for_console(
-                actor=request.user, order_id=order.pk
-            ),
-            "can_ledger": operator_can(request.user, "ledger.view"),
+            "audit": console_selectors.order_audit_for_console(actor=user, order_id=order.pk),
+            "cases": console_selectors.order_cases_for_console(actor=user, order_id=order.pk),
+            "debts": list(console_selectors.order_debts_for_console(actor=user, order_id=order.pk)),
+            "advance": _advance_state(order),
+            "advance_errors": advance_errors or {},
+            "advance_values": advance_values or {"amount": "", "reason": ""},
+            "advance_key": uuid.uuid4().hex,
+            "can_ledger": operator_can(user, "ledger.view"),
+            "can_advance": operator_can(user, "advance.pay"),
+            "can_rule": operator_can(user, "dispute.rule"),
             "now": clock.now(),
         },
         active="orders",
+        status=status,
     )
+
+
+IDEMPOTENCY_KEY_LENGTH_MAX = 64
+
+
+@require_POST
+@console_page("advance.pay")
+def order_advance(request, order_id: int):
+    """Advance compensation (先行垫付): the platform pays the buyer now and recovers the
+    amount from the shop."""
+    order = console_selectors.order_get_for_console(actor=request.user, order_id=order_id)
+    values = {key: request.POST.get(key, "").strip() for key in ("amount", "reason")}
+    # One key per form shown, so a double click or a resubmission pays once.
+    key = request.POST.get("idempotency_key", "")[:IDEMPOTENCY_KEY_LENGTH_MAX]
+    errors: dict[str, str] = {}
+    try:
+        amount_fen = parse_yuan(values["amount"])
+    except ValueError:
+        errors["amount"] = _("Enter an amount in yuan, e.g. 30 or 29.50.")
+    else:
+        try:
+            order = aftersales_services.advance_pay(
+                operator=request.user,
+                order_id=order.pk,
+                amount_fen=amount_fen,
+                reason=values["reason"],
+                idempotency_key=key,
+            )
+        except DomainError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            if not exc.extra.get("fields"):  # e.g. not a completed order, nothing left
+                flash_error(request, exc)
+                return redirect("console:order", order.pk)
+            errors = form_errors(exc)
+            if "amount_fen" in errors:
+                errors["amount"] = errors.pop("amount_fen")
+        else:
+            messages.success(
+                request,
+                _(
+                    "¥%(amount)s paid to the buyer in advance. It is recovered from the shop: "
+                    "the balance, then the deposit, then its next income."
+                )
+                % {"amount": format_fen(amount_fen)},
+            )
+            return redirect("console:order", order.pk)
+    order = console_selectors.order_get_for_console(actor=request.user, order_id=order.pk)
+    return _order_page(request, order, advance_errors=errors, advance_values=values, status=400)
 
 
 @console_page("ledger.view")
@@ -460,4 +558,343 @@ def ledger(request):
             "checked_at": clock.now() if report is not None else None,
         },
         active="ledger",
+    )
+
+
+# --- after-sales: arbitration (平台介入) -------------------------------------------------------
+
+DISPUTE_PAGE_SIZE = 20
+DISPUTE_TABS = (
+    ("requested", pgettext_lazy("dispute tab", "To take")),
+    ("evidence", pgettext_lazy("dispute tab", "Evidence phase")),
+    ("ready", pgettext_lazy("dispute tab", "Ready to rule")),
+    ("ruled", pgettext_lazy("dispute tab", "Ruled")),
+    ("withdrawn", pgettext_lazy("dispute tab", "Withdrawn")),
+)
+
+
+def _yuan_input(fen: int) -> str:
+    """1250 -> '12.50', for a form field (no thousands separator)."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _dispute_back(request: Any, dispute_id: int):
+    """Back to the page the form was on (the queue or the case), else the case page."""
+    back = request.POST.get("back", "")
+    if back.startswith(reverse("console:disputes")) and "//" not in back:
+        return redirect(back)
+    return redirect("console:dispute", dispute_id)
+
+
+@console_page("dispute.rule")
+def disputes(request):
+    tab = request.GET.get("tab", "requested")
+    if tab not in dict(DISPUTE_TABS):
+        tab = "requested"
+    mine = request.GET.get("mine") == "1"
+    qs = aftersales_selectors.disputes_for_console(
+        actor=request.user, tab=tab, mine=mine
+    ).select_related("opened_by")
+    counts = aftersales_selectors.dispute_tab_counts(actor=request.user)
+    return console_render(
+        request,
+        "console/disputes.html",
+        {
+            "page": page_of(qs, request.GET.get("page"), page_size=DISPUTE_PAGE_SIZE),
+            "tabs": [
+                {"tab": value, "label": label, "on": value == tab, "count": counts.get(value)}
+                for value, label in DISPUTE_TABS
+            ],
+            "tab": tab,
+            "mine": mine,
+            "now": clock.now(),
+            "back": request.get_full_path(),
+        },
+        active="disputes",
+    )
+
+
+def _dispute_page(
+    request: Any,
+    dispute: Any,
+    *,
+    rule_errors: dict[str, str] | None = None,
+    rule_values: dict[str, Any] | None = None,
+    message_errors: dict[str, str] | None = None,
+    message_value: str = "",
+    status: int = 200,
+):
+    user = request.user
+    case = dispute.case
+    order = console_selectors.order_get_for_console(actor=user, order_id=case.order_id)
+    lines = list(order.lines.all())
+    line = next(x for x in lines if x.pk == case.line_id)
+    refundable = line_refundable_fen(order, line)
+    if rule_values is None:
+        # Grant what the buyer asked by default; an exchange (or an amount no longer
+        # refundable) defaults to everything still refundable on the line.
+        asked = case.amount_fen if case.kind != RefundKind.EXCHANGE else 0
+        prefill = asked if 0 < asked <= refundable else refundable
+        rule_values = {
+            "decision": "",
+            "amount": _yuan_input(prefill),
+            "not_as_described": False,
+            "reason": "",
+        }
+    events = [
+        {"e": event, "label": event_label(event.action)}
+        for event in aftersales_selectors.case_events(case=case)
+    ]
+    transfers = [
+        {"t": t, "label": transfer_kind_label(t.kind)}
+        for t in console_selectors.order_transfers_for_console(actor=user, order_id=order.pk)
+    ]
+    return console_render(
+        request,
+        "console/dispute_detail.html",
+        {
+            "dispute": dispute,
+            "case": case,
+            "order": order,
+            "lines": lines,
+            "refundable_fen": refundable,
+            "events": events,
+            "transfers": transfers,
+            "phone_masked": phone_mask(order.phone),
+            "close_reason": close_reason_label(order.close_reason),
+            "rule_errors": rule_errors or {},
+            "rule_values": rule_values,
+            "message_errors": message_errors or {},
+            "message_value": message_value,
+            "can_ledger": operator_can(user, "ledger.view"),
+            "now": clock.now(),
+        },
+        active="disputes",
+        status=status,
+    )
+
+
+@console_page("dispute.rule")
+def dispute_detail(request, dispute_id: int):
+    dispute = aftersales_selectors.dispute_get_for_console(
+        actor=request.user, dispute_id=dispute_id
+    )
+    return _dispute_page(request, dispute)
+
+
+@require_POST
+@console_page("dispute.rule")
+def dispute_take(request, dispute_id: int):
+    dispute = aftersales_selectors.dispute_get_for_console(
+        actor=request.user, dispute_id=dispute_id
+    )
+    try:
+        dispute = aftersales_services.dispute_take(operator=request.user, dispute_id=dispute.pk)
+    except DomainError as exc:
+        _refuse_or_flash(request, exc)
+    else:
+        messages.success(
+            request,
+            _("You took case %(case)s. Both sides may add evidence until %(time)s.")
+            % {
+                "case": dispute.case_id,
+                "time": formats.date_format(
+                    timezone.localtime(dispute.evidence_deadline), "Y-m-d H:i"
+                ),
+            },
+        )
+    return _dispute_back(request, dispute.pk)
+
+
+@require_POST
+@console_page("dispute.rule")
+def dispute_message(request, dispute_id: int):
+    dispute = aftersales_selectors.dispute_get_for_console(
+        actor=request.user, dispute_id=dispute_id
+    )
+    text = request.POST.get("text", "")
+    try:
+        aftersales_services.case_message_add(
+            actor=request.user,
+            case_id=dispute.case_id,
+            text=text,
+            images=request.FILES.getlist("images"),
+        )
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        if not exc.extra.get("fields"):
+            flash_error(request, exc)
+            return redirect("console:dispute", dispute.pk)
+        return _dispute_page(
+            request, dispute, message_errors=form_errors(exc), message_value=text, status=400
+        )
+    messages.success(request, _("Message added to the case history; both sides see it."))
+    return redirect(reverse("console:dispute", args=[dispute.pk]) + "#history")
+
+
+@require_POST
+@console_page("dispute.rule")
+def dispute_rule(request, dispute_id: int):
+    dispute = aftersales_selectors.dispute_get_for_console(
+        actor=request.user, dispute_id=dispute_id
+    )
+    values = {
+        "decision": request.POST.get("decision", ""),
+        "amount": request.POST.get("amount", "").strip(),
+        "not_as_described": request.POST.get("not_as_described") == "1",
+        "reason": request.POST.get("reason", ""),
+    }
+    errors: dict[str, str] = {}
+    amount_fen = None
+    # (a case not in its evidence phase gets the service's status message instead)
+    if values["decision"] == "buyer" and dispute.status == DisputeStatus.EVIDENCE:
+        try:
+            amount_fen = parse_yuan(values["amount"])
+        except ValueError:
+            errors["amount"] = _("Enter an amount in yuan, e.g. 30 or 29.50.")
+    if not errors:
+        try:
+            dispute = aftersales_services.dispute_rule(
+                operator=request.user,
+                dispute_id=dispute.pk,
+                decision=values["decision"],
+                reason=values["reason"],
+                amount_fen=amount_fen,
+                not_as_described=values["decision"] == "buyer" and values["not_as_described"],
+            )
+        except DomainError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            dispute = aftersales_selectors.dispute_get_for_console(
+                actor=request.user, dispute_id=dispute.pk
+            )
+            if dispute.status != DisputeStatus.EVIDENCE:  # ruled, not taken yet, withdrawn:
+                flash_error(request, exc)  # no ruling form on the page; say why at the top
+                return redirect("console:dispute", dispute.pk)
+            errors = form_errors(exc)
+            if "amount_fen" in errors:
+                errors["amount"] = errors.pop("amount_fen")
+        else:
+            if dispute.status == DisputeStatus.RULED_BUYER:
+                message = _("Ruled for the buyer: ¥%(amount)s refunded to the buyer's wallet.") % {
+                    "amount": format_fen(dispute.ruling_amount_fen)
+                }
+            else:
+                message = _("Ruled for the seller: the request is closed.")
+            messages.success(request, message)
+            return redirect("console:dispute", dispute.pk)
+    return _dispute_page(request, dispute, rule_errors=errors, rule_values=values, status=400)
+
+
+# --- after-sales: violations ------------------------------------------------------------------
+
+VIOLATION_PAGE_SIZE = 30
+VIOLATION_FIELDS = ("shop_id", "kind", "points", "order_id", "note")
+ID_DIGITS_MAX = 18
+
+
+def _id_or_none(text: str) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdecimal() and len(text) <= ID_DIGITS_MAX else None
+
+
+def _violation_record(request: Any, values: dict[str, str]) -> dict[str, str]:
+    """Record a violation from the form; returns the form errors (empty on success)."""
+    errors: dict[str, str] = {}
+    shop_id = _id_or_none(values["shop_id"])
+    if shop_id is None:
+        errors["shop_id"] = _("Enter the shop's ID (a number).")
+    order_id = None
+    if values["order_id"]:
+        order_id = _id_or_none(values["order_id"])
+        if order_id is None:
+            errors["order_id"] = _("Enter an order number, or leave it empty.")
+    if errors:
+        return errors
+    if order_id is not None:
+        try:
+            order = console_selectors.order_get_for_console(actor=request.user, order_id=order_id)
+        except DomainError:
+            return {"order_id": _("No order has this number.")}
+        if order.shop_id != shop_id:
+            return {"order_id": _("This order belongs to another shop.")}
+    started = clock.now()
+    try:
+        violation = shop_services.violation_record(
+            actor=request.user,
+            shop_id=shop_id,
+            kind=values["kind"],
+            points=values["points"],
+            order_id=order_id,
+            note=values["note"],
+        )
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        if exc.status_code == 404:
+            return {"shop_id": _("No shop has this ID.")}
+        return form_errors(exc)
+    if violation.created_at < started:  # one of a kind per order: the service kept the first
+        messages.warning(
+            request,
+            _(
+                "Order %(order)s already has a violation of this kind (recorded %(time)s); "
+                "nothing new was recorded."
+            )
+            % {
+                "order": order_id,
+                "time": formats.date_format(timezone.localtime(violation.created_at), "Y-m-d H:i"),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _("Violation recorded against %(shop)s: %(points)s points. The seller is told.")
+            % {"shop": violation.shop.name, "points": violation.points},
+        )
+    return {}
+
+
+@console_page("console.view")
+def violations(request):
+    can_record = operator_can(request.user, "violation.record")
+    errors: dict[str, str] = {}
+    values = {"shop_id": request.GET.get("shop", ""), "kind": ViolationKind.OTHER}
+    values.update({"points": "", "order_id": "", "note": ""})
+    if request.method == "POST":
+        operator_require(request.user, "violation.record")
+        values = {key: request.POST.get(key, "").strip() for key in VIOLATION_FIELDS}
+        errors = _violation_record(request, values)
+        if not errors:
+            shop = _id_or_none(values["shop_id"])
+            return redirect(reverse("console:violations") + f"?shop={shop}")
+    shop_filter = _id_or_none(request.GET.get("shop", ""))
+    qs = aftersales_selectors.violations_for_console(actor=request.user, shop_id=shop_filter)
+    page = page_of(qs, request.GET.get("page"), page_size=VIOLATION_PAGE_SIZE)
+    shop_points = None
+    if shop_filter is not None:
+        shop_points = aftersales_selectors.shop_violation_points(shop_id=shop_filter)
+    return console_render(
+        request,
+        "console/violations.html",
+        {
+            "page": page,
+            "shop_filter": shop_filter,
+            "shop_name": next((v.shop.name for v in page.object_list), "") if shop_filter else "",
+            "shop_points": shop_points,
+            "kinds": [
+                {
+                    "value": value,
+                    "label": label,
+                    "points": shop_services.violation_points_default(value),
+                }
+                for value, label in ViolationKind.choices
+            ],
+            "can_record": can_record,
+            "errors": errors,
+            "values": values,
+        },
+        active="violations",
+        status=400 if errors else 200,
     )

@@ -30,6 +30,25 @@ DEFAULTS: dict[str, Any] = {
     "auto_confirm_virtual_seconds": 3 * 86400,
     "receipt_extend_seconds": 3 * 86400,
     "receipt_extend_window_seconds": 3 * 86400,
+    "not_shipped_violation_seconds": 3 * 86400,  # after the ship deadline: paid-not-shipped
+    "late_shipment_compensation_bp": 3000,  # 30 % of the item price
+    "late_shipment_compensation_fen_max": 50_000,  # capped at 500 yuan
+    # after-sales (refund statuses and their timers, PRODUCT.md "Trade rules")
+    "refund_seller_answer_unshipped_seconds": 24 * 3600,
+    "refund_seller_answer_shipped_seconds": 5 * 86400,
+    "refund_buyer_return_seconds": 7 * 86400,
+    "refund_seller_confirm_goods_seconds": 10 * 86400,
+    "refund_buyer_escalate_seconds": 5 * 86400,
+    "dispute_evidence_seconds": 3 * 86400,
+    "aftersales_window_seconds": 15 * 86400,  # after TRADE_FINISHED
+    "no_reason_return_seconds": 7 * 86400,  # 7-day no-reason return, from receipt
+    "refund_cases_per_line_max": 3,
+    "case_images_max": 5,
+    # violations: penalty points per kind
+    "violation_points_late_shipment": 1,
+    "violation_points_not_shipped": 3,
+    "violation_points_not_as_described": 6,
+    "violation_points_other": 2,
     # carts and orders
     "cart_items_max": 100,
     "line_quantity_max": 9999,

@@ -81,7 +81,7 @@ def _check_accounts(report: CheckReport) -> None:
 
 
 def _check_orders(report: CheckReport) -> None:
-    from jishi.orders.models import FINAL_STATUSES, PAID_STATUSES, Order, OrderStatus
+    from jishi.orders.models import FINAL_STATUSES, PAID_STATUSES, Order, OrderLine, OrderStatus
 
     money: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = (
@@ -92,11 +92,21 @@ def _check_orders(report: CheckReport) -> None:
     for row in rows:
         money[row["order_id"]][row["kind"]] += row["total"]
     escrows = {a.owner_order_id: a.balance for a in Account.objects.filter(kind="escrow")}
+    lines = {
+        row["order_id"]: row
+        for row in OrderLine.objects.values("order_id").annotate(
+            refunded=Sum("refunded_fen"), commission=Sum("commission_fen")
+        )
+    }
     for order in Order.objects.order_by("pk").iterator():
         report.orders += 1
         m = money.get(order.pk, {})
-        paid, released = m.get("payment", 0), m.get("release", 0)
-        commission, refunded = m.get("commission", 0), m.get("refund", 0)
+        paid, advance = m.get("payment", 0), m.get("advance", 0)
+        # Net of after-sales: a refund after release takes the commission share back
+        # (commission_return) and the seller's share (clawback) into escrow first.
+        released = m.get("release", 0) - m.get("clawback", 0) - advance
+        commission = m.get("commission", 0) - m.get("commission_return", 0)
+        refunded = m.get("refund", 0) + advance
         escrow = escrows.get(order.pk, 0)
         label = f"order {order.pk} ({order.status})"
         if paid != released + commission + refunded + escrow:
@@ -104,6 +114,17 @@ def _check_orders(report: CheckReport) -> None:
                 f"{label}: money not conserved: paid {paid} != released {released} + "
                 f"commission {commission} + refunded {refunded} + escrow {escrow}"
             )
+        line_sums = lines.get(order.pk, {"refunded": 0, "commission": 0})
+        if (line_sums["refunded"] or 0) + order.shipping_refunded_fen + advance != refunded:
+            report.problems.append(
+                f"{label}: line refunds + postage + advances disagree with refunded {refunded}"
+            )
+        if order.status == OrderStatus.TRADE_FINISHED and (line_sums["commission"] or 0) != (
+            commission
+        ):
+            report.problems.append(f"{label}: line commissions disagree with the order's")
+        if refunded > paid:
+            report.problems.append(f"{label}: refunded {refunded} above paid {paid}")
         if order.status in FINAL_STATUSES and escrow != 0:
             report.problems.append(f"{label}: final order still holds {escrow} in escrow")
         was_paid = order.paid_at is not None
@@ -119,7 +140,8 @@ def _check_orders(report: CheckReport) -> None:
             order.refunded_fen,
         ):
             report.problems.append(f"{label}: order fields disagree with its transfers")
-        if order.status == OrderStatus.TRADE_FINISHED and released + commission == 0 and paid:
+        gross_released = m.get("release", 0) + m.get("commission", 0)
+        if order.status == OrderStatus.TRADE_FINISHED and gross_released == 0 and paid:
             report.problems.append(f"{label}: finished but nothing released")
 
 
@@ -149,6 +171,7 @@ def _check_order_destinations(report: CheckReport) -> None:
         buyer, shop = parties.get(t.order_id, (None, None))
         debit, credit = t.debit_account, t.credit_account
         from_escrow = _is_escrow_of(debit, t.order_id)
+        from_receivable = debit.kind == "shop_receivable" and debit.owner_shop_id == shop
         right = {
             "payment": _is_wallet_of(debit, buyer) and _is_escrow_of(credit, t.order_id),
             "release": from_escrow
@@ -156,11 +179,36 @@ def _check_order_destinations(report: CheckReport) -> None:
             and credit.owner_shop_id == shop,
             "commission": from_escrow and credit.kind == "platform_commission",
             "refund": from_escrow and _is_wallet_of(credit, buyer),
+            "commission_return": debit.kind == "platform_commission"
+            and _is_escrow_of(credit, t.order_id),
+            "clawback": from_receivable and _is_escrow_of(credit, t.order_id),
+            "advance": from_receivable and _is_wallet_of(credit, buyer),
+            "compensation": from_receivable and _is_wallet_of(credit, buyer),
         }.get(t.kind)
         if right is False:
             report.problems.append(
                 f"transfer {t.pk} ({t.kind}) of order {t.order_id} goes {debit.code} -> "
                 f"{credit.code}, not between that order's parties"
+            )
+
+
+def _check_shop_debts(report: CheckReport) -> None:
+    """What shops owe: each shop's outstanding debts equal its receivable account."""
+    from jishi.payments.models import ShopDebt
+
+    owed: dict[int, int] = defaultdict(int)
+    for debt in ShopDebt.objects.iterator():
+        owed[debt.shop_id] += debt.amount_fen - debt.recovered_fen
+        if (debt.settled_at is not None) != (debt.recovered_fen == debt.amount_fen):
+            report.problems.append(f"debt {debt.pk}: settled mark disagrees with its amounts")
+    receivables = {
+        a.owner_shop_id: a.balance for a in Account.objects.filter(kind="shop_receivable")
+    }
+    for shop_id in sorted(set(owed) | set(receivables)):
+        if owed.get(shop_id, 0) != receivables.get(shop_id, 0):
+            report.problems.append(
+                f"shop {shop_id}: debts outstanding {owed.get(shop_id, 0)} != receivable "
+                f"{receivables.get(shop_id, 0)}"
             )
 
 
@@ -175,4 +223,5 @@ def ledger_check() -> CheckReport:
         _check_accounts(report)
         _check_orders(report)
         _check_order_destinations(report)
+        _check_shop_debts(report)
     return report

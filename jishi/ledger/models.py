@@ -18,6 +18,10 @@ class AccountKind(models.TextChoices):
     ESCROW = "escrow", _("Order escrow")
     SHOP_AVAILABLE = "shop_available", _("Shop available balance")
     PLATFORM_COMMISSION = "platform_commission", _("Platform commission revenue")
+    SHOP_DEPOSIT = "shop_deposit", _("Shop deposit (frozen)")
+    # What a shop owes the platform: money the platform paid out for it (refunds after
+    # release, advance compensation, late-shipment compensation) not yet collected.
+    SHOP_RECEIVABLE = "shop_receivable", _("Platform advances receivable")
 
 
 class Side(models.TextChoices):

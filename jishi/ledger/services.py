@@ -67,6 +67,27 @@ def shop_available_account(shop_id: int) -> Account:
     )
 
 
+def deposit_account(shop_id: int) -> Account:
+    """The shop's deposit (保证金): frozen money the platform may claw back from."""
+    return _account(
+        f"shop_deposit:shop:{shop_id}",
+        kind=AccountKind.SHOP_DEPOSIT,
+        normal_side=Side.CREDIT,
+        owner_shop_id=shop_id,
+    )
+
+
+def receivable_account(shop_id: int) -> Account:
+    """What the shop owes the platform (an asset of the platform). It can never be credited
+    below zero: the platform never collects more than it is owed."""
+    return _account(
+        f"shop_receivable:shop:{shop_id}",
+        kind=AccountKind.SHOP_RECEIVABLE,
+        normal_side=Side.DEBIT,
+        owner_shop_id=shop_id,
+    )
+
+
 def commission_account() -> Account:
     """One of the platform commission sub-accounts, at random; reports sum them."""
     part = random.randrange(HOT_ACCOUNT_SPLIT)  # noqa: S311  load spreading, not security

@@ -61,6 +61,7 @@ class OrderReason(models.TextChoices):
     REFUNDED_BEFORE_SHIPMENT = "refunded_before_shipment", _("Fully refunded before shipment")
     BUYER_CONFIRMED = "buyer_confirmed", _("Receipt confirmed by the buyer")
     AUTO_CONFIRMED = "auto_confirmed", _("Receipt confirmed automatically")
+    FULLY_REFUNDED = "fully_refunded", _("Fully refunded after-sales")
 
 
 def order_reason_label(reason: str) -> str:
@@ -120,6 +121,7 @@ class Order(models.Model):
     commission_fen = models.PositiveBigIntegerField(default=0)
     released_fen = models.PositiveBigIntegerField(default=0)
     refunded_fen = models.PositiveBigIntegerField(default=0)
+    shipping_refunded_fen = models.PositiveBigIntegerField(default=0)
     is_virtual = models.BooleanField(default=False)
     # Shipping.
     carrier = models.CharField(max_length=40, blank=True)
@@ -130,7 +132,11 @@ class Order(models.Model):
     ship_deadline = models.DateTimeField(null=True, blank=True)
     confirm_deadline = models.DateTimeField(null=True, blank=True)
     receipt_extended = models.BooleanField(default=False)
+    # While an after-sales request is open the auto-confirm timer is paused: the time left
+    # is kept here and the deadline cleared; it resumes when the last request closes.
+    confirm_paused_seconds = models.PositiveIntegerField(null=True, blank=True)
     late_shipment_at = models.DateTimeField(null=True, blank=True)
+    not_shipped_at = models.DateTimeField(null=True, blank=True)  # paid-not-shipped violation
     created_at = models.DateTimeField(default=clock.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
@@ -169,7 +175,9 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     discount_fen = models.PositiveBigIntegerField(default=0)
     paid_fen = models.PositiveBigIntegerField()  # unit price × quantity − discount
+    refunded_fen = models.PositiveBigIntegerField(default=0)  # after-sales, this line's part
     commission_rate_bp = models.PositiveIntegerField()
+    commission_fen = models.PositiveBigIntegerField(default=0)  # taken at release, net of returns
     stock_deduction = models.CharField(max_length=8)
     stock_held = models.BooleanField(default=False)  # stock currently deducted for this line
 

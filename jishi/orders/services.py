@@ -47,6 +47,7 @@ from jishi.orders.models import (
     ShippingTemplate,
 )
 from jishi.orders.pricing import commission_fen, shipping_fee_fen
+from jishi.payments.services import debts_collect, shop_money_lock
 from jishi.shops.models import ShopStatus
 from jishi.shops.permissions import shop_require
 
@@ -100,6 +101,22 @@ def _buyable_sku(sku_id: Any, buyer: User) -> Sku:
     ):
         raise DomainError(OrderError.OWN_SHOP, _("You cannot buy from your own shop."))
     return sku
+
+
+def order_has_open_case(order_id: int) -> bool:
+    from jishi.aftersales.models import OPEN_STATUSES, RefundCase
+
+    return RefundCase.objects.filter(order_id=order_id, status__in=OPEN_STATUSES).exists()
+
+
+def _refuse_if_open_case(order: Order) -> None:
+    from jishi.aftersales.errors import AftersalesError
+
+    if order_has_open_case(order.pk):
+        raise DomainError(
+            AftersalesError.OPEN_CASE,
+            _("This order has an open after-sales request; finish or cancel it first."),
+        )
 
 
 # --- cart -------------------------------------------------------------------------------------
@@ -471,7 +488,10 @@ def order_ship(
     before = order.status
     order.status = OrderStatus.WAIT_BUYER_CONFIRM_GOODS
     order.shipped_at = now
-    order.confirm_deadline = now + timedelta(seconds=auto_confirm)
+    if order_has_open_case(order.pk):  # auto-confirm starts paused until the request closes
+        order.confirm_paused_seconds = auto_confirm
+    else:
+        order.confirm_deadline = now + timedelta(seconds=auto_confirm)
     order.save()
     _audit_status(actor, order, before)
     notify(
@@ -498,6 +518,7 @@ def order_confirm(*, buyer: User, order_id: Any, pin: str) -> Order:
         order = lock_order(order_id=order_id, buyer_id=buyer.pk)
         if order.status == OrderStatus.TRADE_FINISHED:
             raise Conflict(OrderError.STATUS_INVALID, _("Receipt was already confirmed."))
+        _refuse_if_open_case(order)
         return _release(order=order, actor=buyer, reason="buyer_confirmed")
 
 
@@ -509,14 +530,21 @@ def _release(*, order: Order, actor: Any, reason: str) -> Order:
             _("Receipt can be confirmed only after the order ships."),
             status=order.status,
         )
+    invariant(not order_has_open_case(order.pk), f"order {order.pk} released with an open case")
     escrow = escrow_account(order.pk)
     held = order.total_fen - order.refunded_fen
-    lines = list(OrderLine.objects.filter(order=order))
-    commission = sum(
-        commission_fen(paid_fen=line.paid_fen, rate_bp=line.commission_rate_bp) for line in lines
-    )
-    commission = min(commission, held)
+    lines = lock_lines(orders=[order])
+    # Commission on what each line kept after its refunds; stored per line so that a later
+    # refund returns exactly that line's share.
+    for line in lines:
+        line.commission_fen = commission_fen(
+            paid_fen=line.paid_fen - line.refunded_fen, rate_bp=line.commission_rate_bp
+        )
+        line.save(update_fields=["commission_fen"])
+    commission = sum(line.commission_fen for line in lines)
+    invariant(commission <= held, f"order {order.pk}: commission above what escrow holds")
     seller_amount = held - commission
+    shop_money_lock(order.shop_id)  # before any ledger account (see shop_money_lock)
     if seller_amount:
         transfer_create(
             debit=escrow,
@@ -545,6 +573,7 @@ def _release(*, order: Order, actor: Any, reason: str) -> Order:
     order.confirm_deadline = None
     order.save()
     _audit_status(actor, order, before, reason)
+    debts_collect(shop_id=order.shop_id)  # what the shop owes comes out of its next income
     notify(
         user=order.shop.owner,
         kind="order_finished",
@@ -630,7 +659,12 @@ def order_refund_before_shipment(*, buyer: User, order_id: Any) -> Order:
             _("Only a paid order that has not shipped can be refunded this way."),
             status=order.status,
         )
+    _refuse_if_open_case(order)
     _return_held_stock(order)
+    for line in lock_lines(orders=[order]):
+        line.refunded_fen = line.paid_fen
+        line.save(update_fields=["refunded_fen"])
+    order.shipping_refunded_fen = order.shipping_fen
     amount = order.total_fen - order.refunded_fen
     transfer_create(
         debit=escrow_account(order.pk),
@@ -718,20 +752,70 @@ def order_timeout_unpaid(*, order: Order) -> Order:
     return order
 
 
+def late_shipment_compensation_fen(order: Order) -> int:
+    """30 % of the item price, capped at 500 yuan (platform settings)."""
+    share = order.items_fen * rule("late_shipment_compensation_bp") // 10_000
+    return min(share, rule("late_shipment_compensation_fen_max"))
+
+
 def order_flag_late_shipment(*, order: Order) -> Order:
+    """The ship deadline passed: a violation against the shop and compensation to the buyer,
+    paid by the platform at once and recovered from the shop."""
+    from jishi.payments.models import DebtKind
+    from jishi.payments.services import shop_charge
+    from jishi.shops.models import ViolationKind
+    from jishi.shops.services import violation_record
+
     order.late_shipment_at = clock.now()
     order.save(update_fields=["late_shipment_at"])
+    compensation = late_shipment_compensation_fen(order)
     audit_record(
         actor=None,
         action="order.late_shipment",
         obj=order,
-        after={"ship_deadline": order.ship_deadline.isoformat()},
+        after={"ship_deadline": order.ship_deadline.isoformat(), "compensation_fen": compensation},
     )
+    violation_record(
+        actor=None,
+        shop_id=order.shop_id,
+        kind=ViolationKind.LATE_SHIPMENT,
+        order_id=order.pk,
+        compensation_fen=compensation,
+    )
+    if compensation:
+        shop_charge(
+            shop_id=order.shop_id,
+            amount_fen=compensation,
+            kind=DebtKind.LATE_SHIPMENT,
+            credit=wallet_account(order.buyer_id),
+            transfer_kind="compensation",
+            idempotency_key=f"compensation:late_shipment:order:{order.pk}",
+            order_id=order.pk,
+        )
+        notify(
+            user=order.buyer,
+            kind="late_shipment_compensated",
+            link=f"/orders/{order.pk}/",
+            params={"order": order.pk, "amount": format_fen(compensation)},
+        )
     notify(
         user=order.shop.owner,
         kind="order_late_shipment",
         link=f"/seller/orders/{order.pk}/",
         params={"order": order.pk},
+    )
+    return order
+
+
+def order_flag_not_shipped(*, order: Order) -> Order:
+    """Still not shipped well after the deadline: a paid-not-shipped violation."""
+    from jishi.shops.models import ViolationKind
+    from jishi.shops.services import violation_record
+
+    order.not_shipped_at = clock.now()
+    order.save(update_fields=["not_shipped_at"])
+    violation_record(
+        actor=None, shop_id=order.shop_id, kind=ViolationKind.NOT_SHIPPED, order_id=order.pk
     )
     return order
 

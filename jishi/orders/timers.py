@@ -8,15 +8,18 @@ touched, and the next sweep picks it up.
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
 
 from jishi.core import clock
+from jishi.core.rules import rule
 from jishi.orders.models import Order, OrderStatus
 from jishi.orders.services import (
     order_auto_confirm,
     order_flag_late_shipment,
+    order_flag_not_shipped,
     order_timeout_unpaid,
 )
 
@@ -36,6 +39,16 @@ def _due_late_shipment() -> Q:
     )
 
 
+def _due_not_shipped() -> Q:
+    grace = timedelta(seconds=rule("not_shipped_violation_seconds"))
+    return Q(
+        status=OrderStatus.WAIT_SELLER_SEND_GOODS,
+        ship_deadline__lte=clock.now() - grace,
+        late_shipment_at__isnull=False,
+        not_shipped_at__isnull=True,
+    )
+
+
 def _due_auto_confirm() -> Q:
     return Q(status=OrderStatus.WAIT_BUYER_CONFIRM_GOODS, confirm_deadline__lte=clock.now())
 
@@ -43,6 +56,7 @@ def _due_auto_confirm() -> Q:
 SWEEPS: list[tuple[str, Callable[[], Q], Callable[..., Order]]] = [
     ("unpaid_close", _due_unpaid, order_timeout_unpaid),
     ("late_shipment", _due_late_shipment, order_flag_late_shipment),
+    ("not_shipped", _due_not_shipped, order_flag_not_shipped),
     ("auto_confirm", _due_auto_confirm, order_auto_confirm),
 ]
 

@@ -147,6 +147,8 @@ class ShopMoneyOut(Schema):
     available_fen: int = Field(description="Released to the shop; can be withdrawn.")
     withdrawing_fen: int
     withdrawn_fen: int
+    deposit_fen: int = Field(description="The shop's deposit (保证金), frozen.")
+    owed_fen: int = Field(description="Paid by the platform for the shop, not yet recovered.")
 
 
 class CallbackOut(Schema):

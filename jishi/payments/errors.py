@@ -8,3 +8,4 @@ class PaymentError(ErrorCode):
     AMOUNT_INVALID = "amount_invalid"
     NO_BANK_CARD = "no_bank_card"
     WITHDRAW_MINIMUM = "withdraw_minimum"
+    DEPOSIT_SOURCE_INVALID = "deposit_source_invalid"

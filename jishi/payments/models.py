@@ -91,3 +91,44 @@ class ChannelCallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} callback {self.pk}"
+
+
+class DebtKind(models.TextChoices):
+    REFUND_AFTER_RELEASE = "refund_after_release", _("Refund after the money was released")
+    ADVANCE = "advance", _("Advance compensation paid by the platform")
+    LATE_SHIPMENT = "late_shipment", _("Late-shipment compensation to the buyer")
+
+
+class ShopDebt(models.Model):
+    """Money the platform paid out on a shop's behalf and recovers from it (应收).
+
+    The platform pays the buyer at once; recovery takes the shop's available balance, then
+    its deposit, and whatever is left is collected from the shop's next income. The sum of
+    the outstanding amounts of a shop equals its ``shop_receivable`` ledger account.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="debts")
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    kind = models.CharField(max_length=24, choices=DebtKind.choices)
+    amount_fen = models.PositiveBigIntegerField()
+    recovered_fen = models.PositiveBigIntegerField(default=0)
+    note = models.CharField(max_length=200, blank=True)
+    idempotency_key = models.CharField(max_length=128, unique=True)  # of the paying transfer
+    created_at = models.DateTimeField(default=clock.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(recovered_fen__lte=models.F("amount_fen")),
+                name="debt_recovered_at_most_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"debt {self.pk} of shop {self.shop_id}: {self.recovered_fen}/{self.amount_fen}"
+
+    @property
+    def outstanding_fen(self) -> int:
+        return self.amount_fen - self.recovered_fen

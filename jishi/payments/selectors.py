@@ -34,6 +34,8 @@ class ShopMoney:
     available_fen: int  # released to the shop, can be withdrawn
     withdrawing_fen: int
     withdrawn_fen: int
+    deposit_fen: int = 0  # 保证金, frozen
+    owed_fen: int = 0  # paid by the platform for the shop, not yet recovered
 
 
 def shop_money(*, shop_id: int) -> ShopMoney:
@@ -54,11 +56,15 @@ def shop_money(*, shop_id: int) -> ShopMoney:
         withdrawals.filter(status=ChannelOpStatus.SUCCEEDED).aggregate(s=Sum("amount_fen"))["s"]
         or 0
     )
+    deposit = account_by_code(f"shop_deposit:shop:{shop_id}")
+    receivable = account_by_code(f"shop_receivable:shop:{shop_id}")
     return ShopMoney(
         pending_fen=pending,
         available_fen=account.available if account else 0,
         withdrawing_fen=withdrawing,
         withdrawn_fen=withdrawn,
+        deposit_fen=deposit.balance if deposit else 0,
+        owed_fen=receivable.balance if receivable else 0,
     )
 
 

@@ -21,6 +21,13 @@ TRANSFER_KINDS: dict[str, Any] = {
     "refund": _("Refund to the buyer"),
     "topup": _("Top-up"),
     "withdrawal": _("Withdrawal to bank card"),
+    "deposit": _("Paid into the deposit"),
+    "debt_collect": _("Recovered by the platform (refund, compensation)"),
+    "debt_collect_deposit": _("Recovered from the deposit"),
+    "commission_return": _("Commission returned for a refund"),
+    "clawback": _("Refund after release, paid by the platform for the shop"),
+    "advance": _("Advance compensation to the buyer"),
+    "compensation": _("Late-shipment compensation to the buyer"),
 }
 
 

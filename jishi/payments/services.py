@@ -20,12 +20,16 @@ from jishi.core import clock
 from jishi.core.audit import audit_record
 from jishi.core.errors import DomainError, field_error
 from jishi.core.idempotency import scoped_idempotency_key
+from jishi.core.invariants import invariant
 from jishi.core.money import format_fen
 from jishi.core.outbox import outbox_enqueue, outbox_handler
 from jishi.core.rules import rule
 from jishi.core.validation import clean_int
+from jishi.ledger.models import Account, Transfer
 from jishi.ledger.services import (
     clearing_account,
+    deposit_account,
+    receivable_account,
     shop_available_account,
     transfer_create,
     transfer_resolve,
@@ -33,7 +37,8 @@ from jishi.ledger.services import (
 )
 from jishi.payments.channels import CallbackEvent, channel_get
 from jishi.payments.errors import PaymentError
-from jishi.payments.models import ChannelCallback, ChannelOpStatus, TopUp, Withdrawal
+from jishi.payments.models import ChannelCallback, ChannelOpStatus, ShopDebt, TopUp, Withdrawal
+from jishi.shops.models import Shop
 from jishi.shops.permissions import shop_require
 
 
@@ -266,3 +271,135 @@ def callback_receive(*, channel: str, body: bytes, signature: str) -> str:
         )
         raise
     return outcome
+
+
+# --- deposit (保证金) and what shops owe the platform ----------------------------------------
+
+
+def shop_money_lock(shop_id: int) -> None:
+    """Serialise the money movements of one shop (balance, deposit, debts). Taken before
+    any ledger account in a transaction that touches them, so that a release, a clawback, a
+    deposit and a debt collection of the same shop never lock the shop's accounts (and the
+    hot commission accounts) in opposite orders, which deadlocks. Lock order: order → case →
+    stock → shop money → ledger. FOR NO KEY UPDATE: new rows pointing at the shop (orders,
+    debts, cases) are not blocked."""
+    Shop.objects.select_for_update(no_key=True).filter(pk=shop_id).values_list("pk").first()
+
+
+def deposit_fund(
+    *, actor: User, amount_fen: Any, pin: str, source: str = "wallet", idempotency_key: str = ""
+) -> Transfer:
+    """The shop owner pays into the shop's deposit from their wallet or the shop balance.
+    Outstanding debts are collected from the new deposit at once."""
+    shop = shop_require(actor, "finance.withdraw").shop
+    if source == "wallet":
+        account = wallet_account(actor.pk)
+    elif source == "shop":
+        account = shop_available_account(shop.pk)
+    else:
+        raise field_error(
+            "source",
+            _("Pay the deposit from the wallet or the shop balance."),
+            PaymentError.DEPOSIT_SOURCE_INVALID,
+        )
+    amount = _amount(amount_fen, minimum=1, maximum=rule("sku_price_fen_max"))
+    payment_pin_verify(user=actor, pin=pin)
+    key = "deposit:" + scoped_idempotency_key(actor.pk, idempotency_key or uuid.uuid4().hex)
+    with transaction.atomic():
+        shop_money_lock(shop.pk)
+        transfer = transfer_create(
+            debit=account,
+            credit=deposit_account(shop.pk),
+            amount=amount,
+            kind="deposit",
+            idempotency_key=key,
+        )
+        audit_record(
+            actor=actor,
+            action="deposit.fund",
+            obj=transfer,
+            after={"amount_fen": amount, "source": source, "shop_id": shop.pk},
+        )
+        debts_collect(shop_id=shop.pk)
+    return transfer
+
+
+def shop_charge(
+    *,
+    shop_id: int,
+    amount_fen: int,
+    kind: str,
+    credit: Account,
+    transfer_kind: str,
+    idempotency_key: str,
+    order_id: int | None = None,
+    note: str = "",
+) -> ShopDebt:
+    """The platform pays ``amount_fen`` into ``credit`` at once on the shop's behalf and
+    recovers it: available balance first, then the deposit, the rest from the next income.
+    Runs in the caller's transaction, after its order locks (debts, then ledger)."""
+    invariant(amount_fen > 0, "a shop charge is a positive amount")
+    shop_money_lock(shop_id)
+    debt = ShopDebt.objects.filter(idempotency_key=idempotency_key).first()
+    if debt is not None:  # a retry of the same charge
+        return debt
+    debt = ShopDebt.objects.create(
+        shop_id=shop_id,
+        order_id=order_id,
+        kind=kind,
+        amount_fen=amount_fen,
+        note=note[:200],
+        idempotency_key=idempotency_key,
+    )
+    transfer_create(
+        debit=receivable_account(shop_id),
+        credit=credit,
+        amount=amount_fen,
+        kind=transfer_kind,
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+    )
+    debts_collect(shop_id=shop_id)
+    return ShopDebt.objects.get(pk=debt.pk)
+
+
+def debts_collect(*, shop_id: int) -> int:
+    """Collect the shop's outstanding debts, oldest first, from its available balance and
+    then its deposit; returns the fen collected. Called after every income of the shop."""
+    shop_money_lock(shop_id)
+    debts = list(
+        ShopDebt.objects.select_for_update()
+        .filter(shop_id=shop_id, settled_at__isnull=True)
+        .order_by("pk")
+    )
+    if not debts:
+        return 0
+    receivable = receivable_account(shop_id)
+    sources = [
+        ("debt_collect", shop_available_account(shop_id)),
+        ("debt_collect_deposit", deposit_account(shop_id)),
+    ]
+    collected = 0
+    for debt in debts:
+        for transfer_kind, source in sources:
+            source.refresh_from_db()
+            take = min(debt.outstanding_fen, max(source.available, 0))
+            if take <= 0:
+                continue
+            transfer_create(
+                debit=source,
+                credit=receivable,
+                amount=take,
+                kind=transfer_kind,
+                idempotency_key=f"debt:{debt.pk}:{transfer_kind}:{debt.recovered_fen}",
+                order_id=None,
+                memo=f"debt {debt.pk}",
+            )
+            debt.recovered_fen += take
+            collected += take
+        if debt.outstanding_fen == 0:
+            debt.settled_at = clock.now()
+        debt.save(update_fields=["recovered_fen", "settled_at"])
+        if debt.outstanding_fen:
+            break  # nothing left to collect from
+    return collected

@@ -13,3 +13,4 @@ class ShopError(ErrorCode):
     NOT_STAFF = "not_shop_staff"
     IMAGE_INVALID = "image_invalid"
     SHOP_CLOSED = "shop_closed"
+    VIOLATION_INVALID = "violation_invalid"

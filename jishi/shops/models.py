@@ -65,3 +65,40 @@ class ShopStaff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.shop_id} ({self.role})"
+
+
+class ViolationKind(models.TextChoices):
+    LATE_SHIPMENT = "late_shipment", _("Late shipment")
+    NOT_SHIPPED = "not_shipped", _("Paid but not shipped")
+    NOT_AS_DESCRIBED = "not_as_described", _("Item not as described (ruling)")
+    OTHER = "other", _("Other rule breach")
+
+
+class Violation(models.Model):
+    """A rule breach recorded against a shop, with penalty points (违规扣分)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="violations")
+    kind = models.CharField(max_length=20, choices=ViolationKind.choices)
+    points = models.PositiveIntegerField()
+    order_id = models.BigIntegerField(null=True, blank=True)
+    case_id = models.BigIntegerField(null=True, blank=True)
+    compensation_fen = models.PositiveBigIntegerField(default=0)  # paid to the buyer
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One automatic violation of a kind per order (a timer retried never doubles it).
+            models.UniqueConstraint(
+                fields=["order_id", "kind"],
+                condition=models.Q(order_id__isnull=False),
+                name="violation_once_per_order_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.points}) shop {self.shop_id}"

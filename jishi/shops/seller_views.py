@@ -30,6 +30,7 @@ from jishi.shops.permissions import membership_of, role_can, shop_require
 NAV_ITEMS: tuple[tuple[str, Any, str | None, Any], ...] = (
     ("home", gettext_lazy("Dashboard"), None, gettext_lazy("Overview")),
     ("orders", gettext_lazy("Sold orders"), "order.view", gettext_lazy("Trade")),
+    ("aftersales", gettext_lazy("After-sales"), "order.view", gettext_lazy("Trade")),
     ("shipping", gettext_lazy("Shipping templates"), "shop.edit", gettext_lazy("Logistics")),
     ("products", gettext_lazy("My products"), "product.view", gettext_lazy("Products")),
     ("product_new", gettext_lazy("Add a product"), "product.edit", gettext_lazy("Products")),
@@ -37,6 +38,7 @@ NAV_ITEMS: tuple[tuple[str, Any, str | None, Any], ...] = (
     ("finance", gettext_lazy("My money"), "finance.withdraw", gettext_lazy("Finance")),
     ("shop", gettext_lazy("Shop settings"), "shop.edit", gettext_lazy("Shop")),
     ("staff", gettext_lazy("Staff accounts"), "staff.manage", gettext_lazy("Shop")),
+    ("violations", gettext_lazy("Violations and deposit"), "order.view", gettext_lazy("Shop")),
     ("verify", gettext_lazy("Real-name verification"), "shop.edit", gettext_lazy("Account")),
 )
 

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from jishi.accounts.models import User
-from jishi.accounts.notifications import notify
+from jishi.accounts.notifications import english_label, notify
 from jishi.accounts.selectors import user_is_verified
 from jishi.accounts.services import user_register
 from jishi.accounts.validators import PROVINCES
@@ -14,9 +14,9 @@ from jishi.core.audit import audit_record
 from jishi.core.errors import DomainError, NotFound, field_error
 from jishi.core.images import image_check
 from jishi.core.rules import rule
-from jishi.core.validation import clean_text
+from jishi.core.validation import clean_int, clean_text
 from jishi.shops.errors import ShopError
-from jishi.shops.models import Shop, ShopStaff, ShopType, StaffRole
+from jishi.shops.models import Shop, ShopStaff, ShopType, StaffRole, Violation, ViolationKind
 from jishi.shops.permissions import shop_require
 
 SHOP_NAME_LENGTH_MAX = 30
@@ -178,3 +178,77 @@ def staff_update(*, actor: User, staff_id: int, role: str, is_active: bool = Tru
         after={"role": staff.role, "is_active": staff.is_active},
     )
     return staff
+
+
+# --- violations -------------------------------------------------------------------------------
+
+
+def violation_points_default(kind: str) -> int:
+    return int(rule(f"violation_points_{kind}"))
+
+
+def violation_record(
+    *,
+    actor: Any,
+    shop_id: int,
+    kind: str,
+    points: Any = None,
+    order_id: int | None = None,
+    case_id: int | None = None,
+    compensation_fen: int = 0,
+    note: str = "",
+) -> Violation:
+    """Record a rule breach against a shop. ``actor`` None is the system (a timer or a
+    ruling); an operator recording one by hand needs "violation.record". Runs in the
+    caller's transaction."""
+    from jishi.accounts.permissions import operator_require
+
+    if actor is not None:
+        operator_require(actor, "violation.record")
+    if kind not in ViolationKind.values:
+        raise field_error("kind", _("Choose a kind of violation."), ShopError.VIOLATION_INVALID)
+    if not Shop.objects.filter(pk=shop_id).exists():
+        raise NotFound(message=_("Shop not found."))
+    if order_id is not None:
+        from jishi.orders.models import Order
+
+        if not Order.objects.filter(pk=order_id, shop_id=shop_id).exists():
+            raise field_error(
+                "order_id", _("This order is not one of the shop's."), ShopError.VIOLATION_INVALID
+            )
+    if points in (None, ""):
+        points = violation_points_default(kind)
+    points = clean_int(points, field="points", minimum=0, maximum=48)
+    note = clean_text(note, field="note", max_length=500, required=actor is not None)
+    if order_id is not None:
+        existing = Violation.objects.filter(order_id=order_id, kind=kind, shop_id=shop_id).first()
+        if existing is not None:  # one of a kind per order: a retried timer never doubles it
+            return existing
+    violation = Violation.objects.create(
+        shop_id=shop_id,
+        kind=kind,
+        points=points,
+        order_id=order_id,
+        case_id=case_id,
+        compensation_fen=compensation_fen,
+        note=note,
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="violation.record",
+        obj=violation,
+        after={"kind": kind, "points": points, "order_id": order_id, "note": note},
+    )
+    owner = Shop.objects.get(pk=shop_id).owner
+    notify(
+        user=owner,
+        kind="violation_recorded",
+        link="/seller/violations/",
+        params={
+            "kind": english_label(ViolationKind(kind).label),
+            "points": points,
+            "order": order_id or "",
+        },
+    )
+    return violation

@@ -5,24 +5,35 @@ services the site uses:
 
 1. **Plan** (jishi.simulation.plan): ``random.Random(seed)`` makes every choice up front — the
    shops, their shipping templates and listings (scarce SKUs with 1–5 units and plentiful
-   ones; stock deducted at order or at payment), the buyers and their money, and for each
-   checkout what the buyer and the seller will do. Same seed, same plan (its digest is
-   printed).
+   ones; stock deducted at order or at payment; deposits), the buyers and their money, and
+   for each checkout what the buyer and the seller will do, including after-sales: which line
+   gets a request (refund only, return and refund, exchange; before shipment, before receipt
+   or after release), and what each party then does in each status — agree, refuse, stay
+   silent, ship the return, revise, cancel, escalate, add evidence, withdraw — and how the
+   arbitrator rules. The first cases walk every path in turn (plan.SCENARIOS), so a small run
+   takes them all. Same seed, same plan (its digest is printed).
 2. **World** (jishi.simulation.world): the plan's users, shops and products are created with a
    run tag in their names, so runs never collide. Wallets are funded through the sandbox
-   bank's signed callbacks, some replayed, some forged.
+   bank's signed callbacks, some replayed, some forged; some owners pay a deposit from their
+   wallet; an arbitrator operator is created.
 3. **Rounds** (jishi.simulation.execute), each: concurrent checkouts racing for scarce stock →
    address changes → payments (wrong PINs, lockouts, insufficient funds, double payments) →
-   cancellations and refunds before shipment → shipping → +49 h (unpaid orders close, late
-   shipments are flagged) → late shipping → confirmations (twice at once, replayed, by the
-   wrong buyer) → +180 h → receipt extensions → shop withdrawals with the outbox drained →
-   +73 h (auto-confirm). Then +30 days, a last sweep and last withdrawals.
-4. **Checks** (jishi.simulation.checks): `jishi ledger check` plus stock, order, wallet, shop
-   and commission invariants recomputed from independent records.
+   cancellations, refunds and after-sales requests before shipment → the sellers answer →
+   shipping → +49 h (unpaid orders close, late shipments are flagged and compensated, silent
+   sellers agree) → late shipping → confirmations (twice at once, replayed, by the wrong
+   buyer) and requests before receipt and after release → advances → the parties act →
+   +180 h (more timers) → receipt extensions, never-shipped orders refunded → rulings →
+   shop deposits and withdrawals with the outbox drained → +73 h (auto-confirm). Then +30
+   days, requests after the window (refused), and 11-day jumps until every case and order is
+   final; last withdrawals. Every after-sales action runs in a lane per case, concurrently;
+   planned races (two requests on one line, a cancel against an agreement, a second ruling)
+   must end with exactly one winner.
+4. **Checks** (jishi.simulation.checks): `jishi ledger check` plus stock, order, case, wallet,
+   shop, deposit, debt and commission invariants recomputed from independent records.
 
 The time jumps move jishi.core.clock for the whole process, but the sweeps fire only the run's
-own orders' timers, so a rehearsal on a live or demo database never closes, confirms or flags
-anyone else's order early; the clock is put back at the end.
+own orders' and cases' timers, so a rehearsal on a live or demo database never closes,
+confirms, flags or refunds anyone else's order early; the clock is put back at the end.
 """
 
 import time
@@ -35,7 +46,7 @@ from django.test.utils import override_settings
 from jishi.core import clock
 from jishi.core.money import format_fen
 from jishi.ledger.check import CheckReport
-from jishi.simulation.checks import checks_run
+from jishi.simulation.checks import RunRecords, checks_run
 from jishi.simulation.execute import Runner, Tally
 from jishi.simulation.plan import plan_make
 from jishi.simulation.world import world_build
@@ -64,7 +75,10 @@ class SimulationReport:
     warnings: list[str] = field(default_factory=list)
     ledger: CheckReport | None = None
     money: dict[str, int] = field(default_factory=dict)
+    aftersales: dict[str, int] = field(default_factory=dict)  # cases, disputes, violations
     seconds: dict[str, float] = field(default_factory=dict)
+    # Runs the checks again on the finished run (a test corrupts a record, then rechecks).
+    recheck: Callable[[], tuple] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -102,19 +116,22 @@ def simulate(
         finally:
             clock.advance(-runner.advanced)
         ran = time.perf_counter()
-        unchanged_postage = set(runner.order_of.values()) - runner.address_after_pay
-        ledger, problems, money = checks_run(
-            world,
+        records = RunRecords(
             known_orders=set(runner.order_of.values()),
             extra_topups=runner.extra_topups_fen,
-            unchanged_postage=unchanged_postage,
+            unchanged_postage=set(runner.order_of.values()) - runner.address_after_pay,
+            deposits_from_shop=runner.deposits_from_shop_fen,
+            cases=set(runner.cases),
         )
+        ledger, problems, money, aftersales = checks_run(world, records)
         checked = time.perf_counter()
     report.counts = dict(sorted(tally.counts.items()))
     report.problems = tally.problems + problems + ledger.problems
     report.warnings = tally.warnings
     report.ledger = ledger
     report.money = money
+    report.aftersales = aftersales
+    report.recheck = lambda: checks_run(world, records)
     report.seconds = {
         "setup": built - started,
         "run": ran - built,
@@ -140,6 +157,10 @@ def _print(report: SimulationReport, write: Callable[[str], None]) -> None:
             continue
         mark = "*" if varies and name not in PLANNED else " "
         write(f"   {mark} {name:<58} {value:>7}")
+    write("  after-sales (from the database at the end)")
+    for name, value in report.aftersales.items():
+        shown = format_fen(value) if name.endswith(" fen") or "fen " in name else value
+        write(f"     {name:<58} {shown:>12}")
     write("  money")
     for name, value in report.money.items():
         write(f"     {name:<58} {format_fen(value):>12}")

@@ -8,6 +8,12 @@ are deliberate duplicates ("twins": the same checkout, payment or confirmation s
 once) run on two threads released together by a barrier.
 
 Every operation has the outcomes it may have; any other outcome is recorded as a problem.
+
+After-sales runs the same way: the plan says what each party does in each status of a case
+(agree, refuse, stay silent, ship the return, escalate, withdraw, rule); an *after-sales
+tick* runs one lane per open case, and each party acts when it is its turn until every case
+waits for a timer, for the evidence phase, or is finished. The time jumps let the timers
+fire: silence agrees, closes or refunds as PRODUCT.md says.
 """
 
 import logging
@@ -25,13 +31,40 @@ from django.db import OperationalError, connection, connections
 from django.db.models import Q
 
 from jishi.accounts.errors import AccountError
+from jishi.aftersales.errors import AftersalesError
+from jishi.aftersales.models import (
+    DISPUTE_OPEN,
+    OPEN_STATUSES,
+    Dispute,
+    DisputeStatus,
+    RefundCase,
+    RefundStatus,
+)
+from jishi.aftersales.services import (
+    advance_pay,
+    case_message_add,
+    dispute_open,
+    dispute_rule,
+    dispute_take,
+    dispute_withdraw,
+    line_refundable_fen,
+    refund_agree,
+    refund_cancel,
+    refund_goods_confirm,
+    refund_goods_refuse,
+    refund_refuse,
+    refund_request,
+    refund_return_ship,
+    refund_revise,
+)
+from jishi.aftersales.timers import cases_sweep
 from jishi.core import clock
 from jishi.core.errors import CoreError, DomainError
 from jishi.core.outbox import outbox_drain
 from jishi.inventory.errors import InventoryError
 from jishi.ledger.errors import LedgerError
 from jishi.orders.errors import OrderError
-from jishi.orders.models import Order, OrderStatus
+from jishi.orders.models import FINAL_STATUSES, Order, OrderStatus
 from jishi.orders.services import (
     group_pay,
     order_address_change,
@@ -46,8 +79,15 @@ from jishi.orders.timers import orders_sweep
 from jishi.payments.channels import sandbox
 from jishi.payments.models import Withdrawal
 from jishi.payments.selectors import shop_money
-from jishi.payments.services import callback_receive, withdrawal_create
-from jishi.simulation.plan import CheckoutPlan, OrderPlan, Plan, RoundPlan, WithdrawalPlan
+from jishi.payments.services import callback_receive, deposit_fund, withdrawal_create
+from jishi.simulation.plan import (
+    CasePlan,
+    CheckoutPlan,
+    OrderPlan,
+    Plan,
+    RoundPlan,
+    WithdrawalPlan,
+)
 from jishi.simulation.world import PIN, WRONG_PIN, World, fund
 
 OK = "ok"
@@ -60,6 +100,12 @@ STATUS_INVALID = str(OrderError.STATUS_INVALID)
 ALREADY_PAID = str(OrderError.ALREADY_PAID)
 EXTEND_REFUSED = str(OrderError.EXTEND_NOT_ALLOWED)
 NOT_FOUND = str(CoreError.NOT_FOUND)
+CASE_STATUS_INVALID = str(AftersalesError.STATUS_INVALID)
+CASE_ALREADY_OPEN = str(AftersalesError.ALREADY_OPEN)
+CASE_AMOUNT_INVALID = str(AftersalesError.AMOUNT_INVALID)
+CASE_NOT_ALLOWED = str(AftersalesError.NOT_ALLOWED)
+DISPUTE_STATUS_INVALID = str(AftersalesError.DISPUTE_STATUS_INVALID)
+EVIDENCE_PHASE_OPEN = str(AftersalesError.EVIDENCE_PHASE_OPEN)
 
 # Database errors that mean "try again": SQLite's busy timeout ran out, or PostgreSQL broke
 # a deadlock or a serialization conflict. Each retry is counted and reported.
@@ -71,6 +117,18 @@ LATE_JUMP = timedelta(hours=49)  # past the unpaid close (24 h) and the ship-by 
 EXTEND_JUMP = timedelta(hours=180)  # into the last 3 days before auto-confirm
 SETTLE_JUMP = timedelta(hours=73)  # past auto-confirm of everything not extended
 FINAL_JUMP = timedelta(days=30)
+AFTERSALES_JUMP = timedelta(days=11)  # past the longest after-sales timer (10 days)
+AFTERSALES_JUMPS_MAX = 8  # each closes at least one step of every open case
+CASE_STEPS_MAX = 12  # actions on one case in one tick; more means the plan loops
+
+# What each timer does to a case, by the status it fires in.
+CASE_TIMERS = {
+    RefundStatus.WAIT_SELLER_AGREE: "case timers: seller silent, request agreed",
+    RefundStatus.WAIT_BUYER_RETURN_GOODS: "case timers: return not shipped, closed",
+    RefundStatus.WAIT_SELLER_CONFIRM_GOODS: "case timers: return not confirmed, refunded",
+    RefundStatus.SELLER_REFUSE_BUYER: "case timers: refusal not escalated, closed",
+}
+DESCRIPTION = "演练：买家说明情况"
 
 
 class Tally:
@@ -117,6 +175,14 @@ class Runner:
         self.locked_out: set[int] = set()  # buyers whose PIN is locked this round
         self.phase_seconds: Counter[str] = Counter()
         self.advanced = timedelta(0)
+        # after-sales: case pk -> (checkout, order plan, order id), and per case what its
+        # parties already decided in each visit of a status, so silence is kept
+        self.cases: dict[int, tuple[CheckoutPlan, OrderPlan, int]] = {}
+        self.case_marks: dict[int, set[tuple]] = {}
+        self.case_visits: dict[int, Counter[str]] = {}
+        self.case_flags: dict[int, set[str]] = {}
+        self.never_refunded: set[int] = set()  # order ids refunded after never shipping
+        self.deposits_from_shop_fen: Counter[int] = Counter()  # shop pk -> moved to deposit
 
     # --- running operations -------------------------------------------------------------------
 
@@ -226,36 +292,57 @@ class Runner:
         clock.advance(delta)
         self.advanced += delta
 
+    def _sim_cases(self):
+        return RefundCase.objects.filter(shop__in=[shop.pk for shop in self.world.shops])
+
     def sweep(self) -> None:
-        """Fire the run's due timers (only its own orders: the clock jumps must never fire
-        other orders' timers early), then count what happened."""
+        """Fire the run's due timers, orders' and after-sales cases' (only its own: the clock
+        jumps must never fire other orders' timers early), then count what happened."""
         started = time.perf_counter()
         before = {
-            pk: (status, late)
-            for pk, status, late in self._sim_orders().values_list(
-                "pk", "status", "late_shipment_at"
+            pk: (status, late, not_shipped)
+            for pk, status, late, not_shipped in self._sim_orders().values_list(
+                "pk", "status", "late_shipment_at", "not_shipped_at"
             )
         }
-        fired = 0
+        cases_before = dict(
+            self._sim_cases().filter(status__in=OPEN_STATUSES).values_list("pk", "status")
+        )
+        fired = fired_cases = 0
+        order_scope = Q(shop__in=[shop.pk for shop in self.world.shops])
+        case_scope = Q(order__in=self._sim_orders().values("pk"))
         for _i in range(10_000):
-            handled = orders_sweep(scope=Q(shop__in=[shop.pk for shop in self.world.shops]))
+            handled = orders_sweep(scope=order_scope)
+            handled_cases = cases_sweep(scope=case_scope)
             fired += handled
-            if not handled:
+            fired_cases += handled_cases
+            if not handled and not handled_cases:
                 break
-        after = self._sim_orders().values_list("pk", "status", "late_shipment_at")
-        for pk, status, late in after:
-            old_status, old_late = before[pk]
+        after = self._sim_orders().values_list("pk", "status", "late_shipment_at", "not_shipped_at")
+        for pk, status, late, not_shipped in after:
+            old_status, old_late, old_not_shipped = before[pk]
             if old_status == OrderStatus.WAIT_BUYER_PAY and status != old_status:
                 self.tally.add("orders closed unpaid by the timer")
                 fired -= 1
-            if old_status == OrderStatus.WAIT_BUYER_CONFIRM_GOODS and status != old_status:
+            # (an order a refund timer closed was not fired by the orders' sweep)
+            if old_status == OrderStatus.WAIT_BUYER_CONFIRM_GOODS and (
+                status == OrderStatus.TRADE_FINISHED
+            ):
                 self.tally.add("orders auto-confirmed by the timer")
                 fired -= 1
             if old_late is None and late is not None:
-                self.tally.add("orders flagged late by the timer")
+                self.tally.add("orders flagged late by the timer (compensation paid)")
                 fired -= 1
-        if fired:  # the sweep is scoped to the run's shops; anything else is a bug
-            self.problems.append(f"timers fired on {fired} orders outside this run")
+            if old_not_shipped is None and not_shipped is not None:
+                self.tally.add("orders flagged paid-not-shipped by the timer")
+                fired -= 1
+        changed = self._sim_cases().filter(pk__in=list(cases_before)).values_list("pk", "status")
+        for pk, status in changed:
+            if status != cases_before[pk]:
+                self.tally.add(CASE_TIMERS[cases_before[pk]])
+                fired_cases -= 1
+        if fired or fired_cases:  # the sweep is scoped to the run's shops; anything else is a bug
+            self.tally.fail(f"timers fired on {fired} orders, {fired_cases} cases outside this run")
         now = clock.now()
         still_due = (
             self._sim_orders()
@@ -273,6 +360,8 @@ class Runner:
             .count()
         )
         self.tally.expect(not still_due, f"{still_due} orders are past a deadline after the sweep")
+        cases_due = self._sim_cases().filter(status__in=OPEN_STATUSES, deadline__lte=now).count()
+        self.tally.expect(not cases_due, f"{cases_due} cases are past a deadline after the sweep")
         self.phase_seconds["timers"] += time.perf_counter() - started
 
     # --- checkout -----------------------------------------------------------------------------
@@ -491,6 +580,8 @@ class Runner:
                             (PIN_LOCKED,) if c.buyer in self.locked_out else (STATUS_INVALID,),
                         )
                         self.tally.add("bad requests refused")
+                    if o.case is not None and o.case.stage == "unshipped":
+                        self._request(c, o, order_id)
 
         return lane
 
@@ -518,6 +609,11 @@ class Runner:
                     continue
                 if o.ship != ("late" if late else "now"):
                     continue
+                if o.case is not None and o.case.stage == "unshipped":
+                    status = Order.objects.values_list("status", flat=True).get(pk=order_id)
+                    if status == OrderStatus.TRADE_CLOSED:
+                        self.tally.add("orders not shipped: fully refunded on request")
+                        continue
                 if order_id in self.virtual:
                     delivery = {"delivery_note": f"兑换码 SIM-{c.index:06d}-{shop:03d}"}
                 else:
@@ -578,6 +674,8 @@ class Runner:
                     elif o.after == "extend" and order_id in self.virtual:
                         # Virtual goods confirm 3 days after shipping: the window is open now.
                         self._extend(c, o, order_id)
+                    if o.case is not None and o.case.stage in ("shipped", "released"):
+                        self._request(c, o, order_id)
 
         return lane
 
@@ -626,6 +724,17 @@ class Runner:
         def lane() -> None:
             for c in checkouts:
                 for o, order_id in self._orders_of(c):
+                    if o.ship == "never" and c.index in self.paid:
+                        # flagged late, then paid-not-shipped: the buyer gives up on it
+                        buyer = self.world.buyers[c.buyer]
+                        code, _r = self.call(
+                            f"refund of never shipped order {order_id}",
+                            partial(order_refund_before_shipment, buyer=buyer, order_id=order_id),
+                            (OK,),
+                        )
+                        if code == OK:
+                            self.never_refunded.add(order_id)
+                            self.tally.add("orders never shipped, refunded by the buyer")
                     if (
                         (c.index, o.shop) in self.shipped
                         and o.after == "extend"
@@ -642,6 +751,8 @@ class Runner:
         made: list[tuple[WithdrawalPlan, Withdrawal]] = []
         for wp in plans:
             owner = self.world.owners[wp.shop]
+            if wp.deposit_percent:
+                self._deposit_from_shop(wp, key)
             available = shop_money(shop_id=self.world.shops[wp.shop].pk).available_fen
             amount = available * wp.percent // 100
             if amount < 100:
@@ -694,11 +805,441 @@ class Runner:
             self.tally.add("payout callbacks replayed")
         self.phase_seconds["withdrawals"] += time.perf_counter() - started
 
+    def _deposit_from_shop(self, wp: WithdrawalPlan, key: str) -> None:
+        """The owner moves part of the shop's balance into its deposit."""
+        shop = self.world.shops[wp.shop]
+        amount = shop_money(shop_id=shop.pk).available_fen * wp.deposit_percent // 100
+        if amount < 100:
+            return
+        code, _r = self.call(
+            f"deposit of shop {wp.shop}",
+            lambda: deposit_fund(
+                actor=self.world.owners[wp.shop],
+                amount_fen=amount,
+                pin=PIN,
+                source="shop",
+                idempotency_key=f"sim-{key}-deposit-{wp.shop}",
+            ),
+            (OK,),
+        )
+        if code == OK:
+            self.deposits_from_shop_fen[shop.pk] += amount
+            self.tally.add("deposits paid from the shop balance")
+
     def drain(self) -> None:
         """Deliver the outbox (payouts, notifications) as `jishi worker` would."""
         for _i in range(100_000):
             if not outbox_drain(batch_size=500):
                 break
+
+    # --- after-sales: requests -------------------------------------------------------------
+
+    def _request(self, c: CheckoutPlan, o: OrderPlan, order_id: int) -> None:
+        """The buyer asks for after-sales on the planned line (twice at once, or first for
+        too much, when the plan says so)."""
+        cp = o.case
+        assert cp is not None
+        buyer = self.world.buyers[c.buyer]
+        order = Order.objects.prefetch_related("lines").get(pk=order_id)
+        sku_id = self.world.skus[cp.sku].pk
+        line = next(x for x in order.lines.all() if x.sku_id == sku_id)
+        most = line_refundable_fen(order, line)
+        label = f"{cp.kind} request ({cp.stage}) on order {order_id}"
+        params: dict[str, Any] = {
+            "buyer": buyer,
+            "order_id": order_id,
+            "line_id": line.pk,
+            "kind": cp.kind,
+            "reason": cp.reason,
+            "description": DESCRIPTION,
+        }
+        if cp.kind == "exchange":
+            params["exchange_sku_id"] = self.world.skus[cp.exchange_sku].pk
+        else:
+            params["amount_fen"] = max(1, most * cp.percent // 100)
+        if cp.over_amount:
+            self.call(
+                f"{label} above what was paid",
+                lambda: refund_request(**{**params, "amount_fen": most + 1}),
+                (CASE_AMOUNT_INVALID,),
+            )
+            self.tally.add("after-sales requests refused: above what was paid")
+
+        def request() -> tuple[str, Any]:
+            return self.attempt(lambda: refund_request(**params))
+
+        if cp.request_twin:
+            self.tally.add("after-sales request twins (same line, at once)")
+            results = self.together(request, request)
+            codes = sorted(code for code, _r in results)
+            self.tally.expect(codes == sorted([OK, CASE_ALREADY_OPEN]), f"{label} twins: {codes}")
+            if CASE_ALREADY_OPEN in codes:
+                self.tally.add("after-sales requests refused: one already open")
+            case = next((r for code, r in results if code == OK), None)
+        else:
+            code, case = self.call(label, lambda: refund_request(**params), (OK,))
+            if code != OK:
+                case = None
+        if case is None:
+            return
+        self.cases[case.pk] = (c, o, order_id)
+        self.tally.add(f"after-sales requests: {cp.kind} ({cp.stage})")
+
+    def _late_requests(self) -> None:
+        """Requests long after the after-sales window closed are refused."""
+        for c in self.plan.checkouts():
+            for o, order_id in self._orders_of(c):
+                if not o.late_request or (c.index, o.shop) not in self.shipped:
+                    continue
+                buyer = self.world.buyers[c.buyer]
+                line = Order.objects.get(pk=order_id).lines.order_by("pk").first()
+                self.call(
+                    f"request on order {order_id} after the after-sales window",
+                    lambda buyer=buyer, oid=order_id, line=line: refund_request(
+                        buyer=buyer,
+                        order_id=oid,
+                        line_id=line.pk,
+                        kind="refund_only",
+                        reason="quality",
+                        amount_fen=1,
+                    ),
+                    (CASE_NOT_ALLOWED,),
+                )
+                self.tally.add("after-sales requests refused: window closed")
+
+    # --- after-sales: advance compensation --------------------------------------------------
+
+    def _advances(self, checkouts: tuple[CheckoutPlan, ...]) -> None:
+        lanes = []
+        for c in checkouts:
+            for o, order_id in self._orders_of(c):
+                if o.advance_percent and (c.index, o.shop) in self.shipped:
+                    lanes.append(partial(self._advance, o, order_id))
+        self.lanes("after-sales", lanes)
+
+    def _advance(self, o: OrderPlan, order_id: int) -> None:
+        """The operator pays the buyer part of a finished order at once; the platform
+        recovers it from the shop. Never more than the shop received (advance_pay refuses
+        more: the platform's commission is not advanced)."""
+        order = Order.objects.get(pk=order_id)
+        if order.status != OrderStatus.TRADE_FINISHED or order.released_fen < 1:
+            return
+        amount = max(1, min(order.released_fen, order.total_fen * o.advance_percent // 100))
+
+        def pay() -> Order:
+            return advance_pay(
+                operator=self.world.arbitrator,
+                order_id=order_id,
+                amount_fen=amount,
+                reason="先行垫付：物流丢件，平台先赔",
+                idempotency_key=f"sim-advance-{order_id}",
+            )
+
+        code, _r = self.call(f"advance on order {order_id}", pay, (OK,))
+        if code != OK:
+            return
+        self.tally.add("advances paid by the platform")
+        if o.advance_replay:
+            # The replay answers with the first result, or (when the first advance took more
+            # than half of what was left) is refused for its amount: either way, paid once.
+            code, _r = self.call(
+                f"repeated advance on order {order_id}", pay, (OK, CASE_AMOUNT_INVALID)
+            )
+            refunded = Order.objects.values_list("refunded_fen", flat=True).get(pk=order_id)
+            self.tally.expect(
+                refunded == order.refunded_fen + amount,
+                f"advance replay on order {order_id}: refunded {refunded}",
+            )
+            self.tally.add(
+                "advance replays paid once"
+                if code == OK
+                else "advance replays refused: above what is left (paid once)"
+            )
+
+    # --- after-sales: the parties act on open cases -----------------------------------------
+
+    def tick(self) -> None:
+        """Every open case of the run gets a lane; in it each party acts in turn until the
+        case waits for a timer or the evidence phase, or is finished."""
+        open_ids = set(
+            self._sim_cases().filter(status__in=OPEN_STATUSES).values_list("pk", flat=True)
+        )
+        for pk in sorted(open_ids - set(self.cases)):
+            self.tally.fail(f"case {pk}: open on the run's shops, but the run never opened it")
+        order = sorted(
+            open_ids & set(self.cases),
+            key=lambda pk: (self.cases[pk][0].index, self.cases[pk][1].shop),
+        )
+        self.lanes("after-sales", [partial(self._case_lane, pk) for pk in order])
+
+    def _case_lane(self, case_id: int) -> None:
+        for _step in range(CASE_STEPS_MAX):
+            if not self._case_step(case_id):
+                return
+        self.tally.fail(f"case {case_id}: still acting after {CASE_STEPS_MAX} steps")
+
+    def _case_step(self, case_id: int) -> bool:
+        """One action on the case by whoever's turn it is; False when nobody acts now."""
+        c, o, _order_id = self.cases[case_id]
+        cp = o.case
+        assert cp is not None
+        case = RefundCase.objects.get(pk=case_id)
+        if case.status not in OPEN_STATUSES:
+            return False
+        dispute = Dispute.objects.filter(case_id=case_id, status__in=DISPUTE_OPEN).first()
+        if dispute is not None:
+            return self._dispute_step(case, dispute, c, o)
+        marks = self.case_marks.setdefault(case_id, set())
+        mark = (case.status, case.deadline)
+        if mark in marks:  # the party whose turn it is chose silence: the timer decides
+            return False
+        marks.add(mark)
+        visits = self.case_visits.setdefault(case_id, Counter())
+        visit = visits[case.status]
+        visits[case.status] += 1
+        if case.status == RefundStatus.WAIT_SELLER_AGREE:
+            return self._seller_answer(case, c, o, cp, visit)
+        if case.status == RefundStatus.WAIT_BUYER_RETURN_GOODS:
+            return self._buyer_return(case, c, cp)
+        if case.status == RefundStatus.WAIT_SELLER_CONFIRM_GOODS:
+            return self._seller_goods(case, o, cp, visit)
+        return self._after_refusal(case, c, o, cp, visit)
+
+    def _seller_answer(
+        self, case: RefundCase, c: CheckoutPlan, o: OrderPlan, cp: CasePlan, visit: int
+    ) -> bool:
+        owner = self.world.owners[o.shop]
+        buyer = self.world.buyers[c.buyer]
+        label = f"answer to case {case.pk}"
+        if visit == 0 and cp.intruder_shop is not None:
+            intruder = self.world.owners[cp.intruder_shop]
+            self.call(
+                f"{label} by another shop",
+                partial(refund_agree, actor=intruder, case_id=case.pk, return_address="别家仓库"),
+                (NOT_FOUND,),
+            )
+            self.tally.add("after-sales actions refused: another shop's case")
+        if visit == 0 and cp.withdraw:
+            code, _r = self.call(
+                f"cancel of case {case.pk}",
+                partial(refund_cancel, buyer=buyer, case_id=case.pk),
+                (OK,),
+            )
+            self.tally.add("cases withdrawn by the buyer before an answer")
+            return code == OK
+        answer = cp.seller if visit == 0 else cp.seller_again
+        if answer == "silent":
+            return False
+        if answer == "refuse":
+            code, _r = self.call(
+                f"refusal of case {case.pk}",
+                partial(refund_refuse, actor=owner, case_id=case.pk, reason="商品无质量问题"),
+                (OK,),
+            )
+            self.tally.add("requests refused by the seller")
+            return code == OK
+        address = f"模拟退货仓 {o.shop} 号"
+
+        def agree() -> tuple[str, Any]:
+            return self.attempt(
+                lambda: refund_agree(actor=owner, case_id=case.pk, return_address=address)
+            )
+
+        if visit == 0 and cp.race:
+            self.tally.add("after-sales races (seller agrees as the buyer cancels)")
+            (agreed, _a), (cancelled, _b) = self.together(
+                agree, lambda: self.attempt(lambda: refund_cancel(buyer=buyer, case_id=case.pk))
+            )
+            codes = sorted([agreed, cancelled])
+            self.tally.expect(
+                codes == sorted([OK, CASE_STATUS_INVALID]), f"race on case {case.pk}: {codes}"
+            )
+            if agreed == OK:
+                self.tally.add("races won by the seller's agreement")
+            elif cancelled == OK:
+                self.tally.add("races won by the buyer's cancel")
+            if CASE_STATUS_INVALID in codes:
+                self.tally.add("after-sales actions refused: lost a race")
+            return False
+        code, result = agree()
+        self.tally.expect(code == OK, f"agreement to case {case.pk}: {code} {result}")
+        self.tally.add("requests agreed by the seller")
+        return code == OK
+
+    def _buyer_return(self, case: RefundCase, c: CheckoutPlan, cp: CasePlan) -> bool:
+        if cp.buyer_return == "silent":
+            return False
+        code, _r = self.call(
+            f"return shipment of case {case.pk}",
+            partial(
+                refund_return_ship,
+                buyer=self.world.buyers[c.buyer],
+                case_id=case.pk,
+                carrier="圆通速递",
+                tracking_no=f"YT{case.pk:010d}",
+            ),
+            (OK,),
+        )
+        self.tally.add("returns shipped by the buyer")
+        return code == OK
+
+    def _seller_goods(self, case: RefundCase, o: OrderPlan, cp: CasePlan, visit: int) -> bool:
+        owner = self.world.owners[o.shop]
+        choice = cp.seller_goods if visit == 0 else "confirm"
+        if choice == "silent":
+            return False
+        if choice == "refuse":
+            code, _r = self.call(
+                f"refusal of the goods of case {case.pk}",
+                partial(
+                    refund_goods_refuse, actor=owner, case_id=case.pk, reason="退回的不是原商品"
+                ),
+                (OK,),
+            )
+            self.tally.add("returned goods refused by the seller")
+            return code == OK
+        code, _r = self.call(
+            f"goods confirmation of case {case.pk}",
+            partial(
+                refund_goods_confirm,
+                actor=owner,
+                case_id=case.pk,
+                carrier="中通快递",
+                tracking_no=f"ZTX{case.pk:010d}",
+            ),
+            (OK,),
+        )
+        self.tally.add(
+            "exchanges shipped by the seller"
+            if case.kind == "exchange"
+            else "returned goods confirmed by the seller"
+        )
+        return code == OK
+
+    def _after_refusal(
+        self, case: RefundCase, c: CheckoutPlan, o: OrderPlan, cp: CasePlan, visit: int
+    ) -> bool:
+        buyer = self.world.buyers[c.buyer]
+        owner = self.world.owners[o.shop]
+        choice = cp.after_refusal if visit == 0 else "silent"
+        if choice == "silent":
+            return False
+        if choice in ("escalate_buyer", "escalate_seller"):
+            party = "buyer" if choice == "escalate_buyer" else "seller"
+            code, _r = self.call(
+                f"dispute on case {case.pk} by the {party}",
+                partial(
+                    dispute_open,
+                    actor=buyer if party == "buyer" else owner,
+                    case_id=case.pk,
+                    reason="协商不成，申请平台介入",
+                ),
+                (OK,),
+            )
+            self.tally.add(f"disputes opened by the {party}")
+            return code == OK
+        if choice == "revise":
+            amount = None if case.kind == "exchange" else max(1, case.amount_fen // 2)
+            code, _r = self.call(
+                f"revision of case {case.pk}",
+                partial(
+                    refund_revise,
+                    buyer=buyer,
+                    case_id=case.pk,
+                    amount_fen=amount,
+                    description="少退一些也可以",
+                ),
+                (OK,),
+            )
+            self.tally.add("requests revised by the buyer after a refusal")
+            return code == OK
+        code, _r = self.call(
+            f"cancel of refused case {case.pk}",
+            partial(refund_cancel, buyer=buyer, case_id=case.pk),
+            (OK,),
+        )
+        self.tally.add("cases withdrawn by the buyer after a refusal")
+        return code == OK
+
+    def _dispute_step(
+        self, case: RefundCase, dispute: Dispute, c: CheckoutPlan, o: OrderPlan
+    ) -> bool:
+        cp = o.case
+        assert cp is not None
+        operator = self.world.arbitrator
+        buyer = self.world.buyers[c.buyer]
+        owner = self.world.owners[o.shop]
+        flags = self.case_flags.setdefault(case.pk, set())
+        if dispute.status == DisputeStatus.REQUESTED:
+            code, _r = self.call(
+                f"taking dispute {dispute.pk}",
+                partial(dispute_take, operator=operator, dispute_id=dispute.pk),
+                (OK,),
+            )
+            self.tally.add("disputes taken by the operator")
+            if code == OK and cp.evidence:
+                for who, text in ((buyer, "买家证据：照片与聊天记录"), (owner, "卖家证据：发货单")):
+                    self.call(
+                        f"evidence on case {case.pk}",
+                        partial(case_message_add, actor=who, case_id=case.pk, text=text),
+                        (OK,),
+                    )
+                    self.tally.add("evidence messages added")
+            return code == OK
+        if cp.ruling in ("withdraw_buyer", "withdraw_seller"):
+            if "withdrawn" in flags:
+                return False
+            flags.add("withdrawn")
+            party = "buyer" if cp.ruling == "withdraw_buyer" else "seller"
+            code, _r = self.call(
+                f"withdrawal of dispute {dispute.pk} by the {party}",
+                partial(
+                    dispute_withdraw,
+                    actor=buyer if party == "buyer" else owner,
+                    dispute_id=dispute.pk,
+                ),
+                (OK,),
+            )
+            self.tally.add(f"disputes withdrawn by the {party}")
+            return code == OK
+        decision = "seller" if cp.ruling == "seller" else "buyer"
+        amount = None
+        if decision == "buyer":
+            order = Order.objects.prefetch_related("lines").get(pk=case.order_id)
+            line = next(x for x in order.lines.all() if x.pk == case.line_id)
+            most = line_refundable_fen(order, line)
+            amount = most if cp.ruling == "buyer_full" else max(1, most * cp.ruling_percent // 100)
+
+        def rule() -> Dispute:
+            return dispute_rule(
+                operator=operator,
+                dispute_id=dispute.pk,
+                decision=decision,
+                reason="依据双方证据裁定",
+                amount_fen=amount,
+                not_as_described=cp.not_as_described and decision == "buyer",
+            )
+
+        if not dispute.evidence_over:
+            if cp.rule_early and "early" not in flags:
+                flags.add("early")
+                self.call(f"early ruling of dispute {dispute.pk}", rule, (EVIDENCE_PHASE_OPEN,))
+                self.tally.add("rulings refused: evidence phase still open")
+            return False
+        code, _r = self.call(f"ruling of dispute {dispute.pk}", rule, (OK,))
+        if code == OK:
+            kind = "seller" if decision == "seller" else cp.ruling.replace("_", ", ")
+            self.tally.add(f"disputes ruled for the {kind}")
+        if cp.rule_replay:
+            self.call(f"second ruling of dispute {dispute.pk}", rule, (DISPUTE_STATUS_INVALID,))
+            self.tally.add("rulings refused: already ruled")
+        return code == OK
+
+    def _unsettled(self) -> bool:
+        return (
+            self._sim_cases().filter(status__in=OPEN_STATUSES).exists()
+            or self._sim_orders().exclude(status__in=FINAL_STATUSES).exists()
+        )
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -724,17 +1265,22 @@ class Runner:
         self.lanes(
             "cancel/refund", [self._before_shipping_lane(x) for x in self.by_buyer(cs, bool)]
         )
+        self.tick()  # sellers answer the requests made before shipment
         self._ship_phase(rnd, late=False)
         self.jump(LATE_JUMP)
         self.sweep()
         self._ship_phase(rnd, late=True)
         self.lanes("confirm", [self._receipt_lane(x) for x in self.by_buyer(cs, bool)])
+        self._advances(cs)
+        self.tick()
         self.jump(EXTEND_JUMP)
         self.sweep()
         self.lanes("extend", [self._extend_lane(x) for x in self.by_buyer(cs, bool)])
+        self.tick()  # rulings: the evidence phases started 180 hours ago are over
         self._withdrawals(rnd.withdrawals, f"r{r}")
         self.jump(SETTLE_JUMP)
         self.sweep()
+        self.tick()
 
     def run(self) -> None:
         log = logging.getLogger("jishi.notifications")
@@ -745,6 +1291,14 @@ class Runner:
                 self.run_round(r, rnd)
             self.jump(FINAL_JUMP)
             self.sweep()
+            self.tick()
+            self._late_requests()
+            for _i in range(AFTERSALES_JUMPS_MAX):  # until every case and order is final
+                if not self._unsettled():
+                    break
+                self.jump(AFTERSALES_JUMP)
+                self.sweep()
+                self.tick()
             self._withdrawals(self.plan.final_withdrawals, "final")
         finally:
             log.setLevel(level)

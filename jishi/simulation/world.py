@@ -1,6 +1,7 @@
 """Build the simulator's marketplace through the services: operators, categories, verified
 sellers with shops, shipping templates and listed products, and buyers with PINs, addresses
-and wallets funded through the sandbox bank's signed callbacks.
+and wallets funded through the sandbox bank's signed callbacks; an arbitrator for the
+disputes; deposits paid by some shops' owners from wallets funded the same way.
 
 Every name carries a run tag, so runs never collide with each other or with other data.
 """
@@ -22,7 +23,7 @@ from jishi.catalog.models import Sku
 from jishi.catalog.services import category_create, product_create, product_list
 from jishi.orders.services import shipping_template_set
 from jishi.payments.channels import sandbox
-from jishi.payments.services import callback_receive, topup_create
+from jishi.payments.services import callback_receive, deposit_fund, topup_create
 from jishi.shops.models import Shop
 from jishi.shops.services import shop_open
 from jishi.simulation.plan import CATEGORY_RATES_BP, Plan
@@ -47,6 +48,9 @@ class World:
     buyers: list[User] = field(default_factory=list)
     addresses: list[list[Address]] = field(default_factory=list)
     topups_fen: dict[int, int] = field(default_factory=dict)  # buyer pk -> credited
+    arbitrator: User | None = None  # the operator who takes and rules disputes
+    owner_topups_fen: dict[int, int] = field(default_factory=dict)  # owner pk -> credited
+    deposits_fen: dict[int, int] = field(default_factory=dict)  # shop pk -> from the wallet
 
 
 def _id_number(n: int) -> str:
@@ -106,6 +110,9 @@ def world_build(plan: Plan, *, tally) -> World:
     prefix = f"sim{tag}"
     reviewer = operator_create(username=f"{prefix}rev", password=PASSWORD, role="reviewer")
     curator = operator_create(username=f"{prefix}cat", password=PASSWORD, role="catalog")
+    world.arbitrator = operator_create(
+        username=f"{prefix}arb", password=PASSWORD, role="arbitrator"
+    )
     root = category_create(operator=curator, name=f"模拟{tag}")
     leaves = [
         category_create(
@@ -137,6 +144,21 @@ def world_build(plan: Plan, *, tally) -> World:
             )
         world.owners.append(owner)
         world.shops.append(shop)
+        world.owner_topups_fen[owner.pk] = 0
+        world.deposits_fen[shop.pk] = 0
+        if shop_spec.deposit_fen:  # the owner tops up the wallet and pays the deposit from it
+            fund(owner, shop_spec.deposit_fen)
+            tally.add("topups (shop owners, for deposits)")
+            deposit_fund(
+                actor=owner,
+                amount_fen=shop_spec.deposit_fen,
+                pin=PIN,
+                source="wallet",
+                idempotency_key=f"sim-deposit-{s}",
+            )
+            tally.add("deposits paid from the owner's wallet")
+            world.owner_topups_fen[owner.pk] = shop_spec.deposit_fen
+            world.deposits_fen[shop.pk] = shop_spec.deposit_fen
         for p, product_spec in enumerate(shop_spec.products):
             product = product_create(
                 actor=owner,

@@ -7,11 +7,18 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from tests.trade import conftest as trade_fixtures
+
 from .helpers import ADDRESS, API, PASSWORD, ApiClient, product_payload
+
+# The trade fixtures (a funded buyer with an address, a shop with stock) for after-sales.
+make_buyer = trade_fixtures.make_buyer
+trade = trade_fixtures.trade
 
 HOSTILE = st.one_of(
     st.none(),
@@ -175,6 +182,153 @@ def test_hostile_query_parameters_never_cause_a_500(world):
     )
     @given(st.sampled_from(urls), st.dictionaries(st.sampled_from(names), text, max_size=4))
     def check(url, params):
+        response = client.get(url, params)
+        assert response.status_code < 500, (url, params, response.content[:300])
+
+    check()
+
+
+@pytest.mark.django_db
+def test_hostile_aftersales_bodies_and_queries_never_cause_a_500(trade, make_operator):
+    """After-sales requests in every state (a new request, one waiting for the seller, one
+    waiting for the return, a dispute past its evidence phase, a finished order) with one
+    value swapped for something hostile; then hostile filters on the lists."""
+    from datetime import timedelta
+
+    from jishi.accounts.models import PaymentPin
+    from jishi.aftersales import services as aftersales
+    from jishi.core import clock
+    from jishi.orders.services import group_pay, order_confirm, order_place, order_ship
+    from tests.trade.conftest import PIN
+
+    buyer, owner = ApiClient(trade.buyer), ApiClient(trade.shop.owner)
+    admin = ApiClient(make_operator("admin"))
+
+    def order(ship: bool = True, confirm: bool = False):
+        group = order_place(
+            buyer=trade.buyer,
+            items=[{"sku_id": trade.sku.pk, "quantity": 1}],
+            address_id=trade.buyer.address.pk,
+        )
+        group_pay(buyer=trade.buyer, group_id=group.pk, pin=PIN)
+        placed = group.orders.get()
+        if ship:
+            order_ship(actor=trade.shop.owner, order_id=placed.pk, carrier="顺丰", tracking_no="1")
+        if confirm:
+            order_confirm(buyer=trade.buyer, order_id=placed.pk, pin=PIN)
+        return placed
+
+    def case(kind: str = "refund_only"):
+        placed = order()
+        return aftersales.refund_request(
+            buyer=trade.buyer,
+            order_id=placed.pk,
+            line_id=placed.lines.get().pk,
+            kind=kind,
+            reason="quality",
+            amount_fen=1000,
+        )
+
+    waiting = case()
+    returning = case("return_refund")
+    aftersales.refund_agree(actor=trade.shop.owner, case_id=returning.pk, return_address="杭州")
+    refused = case()
+    aftersales.refund_refuse(actor=trade.shop.owner, case_id=refused.pk, reason="r")
+    disputed = case()
+    aftersales.refund_refuse(actor=trade.shop.owner, case_id=disputed.pk, reason="r")
+    dispute = aftersales.dispute_open(actor=trade.buyer, case_id=disputed.pk, reason="r")
+    aftersales.dispute_take(operator=admin.user, dispute_id=dispute.pk)
+    clock.advance(timedelta(days=3, seconds=1))
+    fresh, finished = order(), order(confirm=True)
+    c = "/aftersales/cases"
+    s = "/aftersales/seller/cases"
+    requests = [
+        (
+            buyer,
+            "post",
+            c,
+            {
+                "order_id": fresh.pk,
+                "line_id": fresh.lines.get().pk,
+                "kind": "exchange",
+                "reason": "size",
+                "amount_fen": 500,
+                "description": "d",
+                "exchange_sku_id": trade.sku.pk,
+            },
+        ),
+        (
+            buyer,
+            "post",
+            f"{c}/{waiting.pk}/revise",
+            {"kind": "refund_only", "reason": "quality", "amount_fen": 900, "description": "d"},
+        ),
+        (
+            buyer,
+            "post",
+            f"{c}/{returning.pk}/return-shipment",
+            {"carrier": "a", "tracking_no": "1"},
+        ),
+        (buyer, "post", f"{c}/{waiting.pk}/messages", {"text": "t"}),
+        (buyer, "post", f"{c}/{refused.pk}/dispute", {"reason": "r"}),
+        (owner, "post", f"{c}/{disputed.pk}/dispute/withdraw", {"return_address": "a"}),
+        (owner, "post", f"{s}/{waiting.pk}/agree", {"return_address": "a"}),
+        (owner, "post", f"{s}/{waiting.pk}/refuse", {"reason": "r"}),
+        (owner, "post", f"{s}/{returning.pk}/goods-confirm", {"carrier": "a", "tracking_no": "1"}),
+        (owner, "post", f"{s}/{returning.pk}/goods-refuse", {"reason": "r"}),
+        (owner, "post", "/aftersales/seller/deposit", {"amount_fen": 1, "pin": "000001"}),
+        (
+            admin,
+            "post",
+            f"/aftersales/console/disputes/{dispute.pk}/rule",
+            {"decision": "buyer", "amount_fen": 500, "reason": "r", "not_as_described": True},
+        ),
+        (
+            admin,
+            "post",
+            f"/aftersales/console/orders/{finished.pk}/advance",
+            {"amount_fen": 100, "reason": "r"},
+        ),
+        (
+            admin,
+            "post",
+            "/aftersales/console/violations",
+            {
+                "shop_id": trade.shop.pk,
+                "kind": "other",
+                "points": 1,
+                "order_id": finished.pk,
+                "note": "n",
+            },
+        ),
+    ]
+    assert_bodies_never_500(
+        requests,
+        max_examples=300,
+        after_each=lambda: PaymentPin.objects.update(failed_attempts=0, locked_until=None),
+    )
+
+    lists = [
+        (buyer, f"{c}"),
+        (buyer, f"/aftersales/orders/{fresh.pk}/lines/{fresh.lines.get().pk}/options"),
+        (owner, "/aftersales/seller/cases"),
+        (owner, "/aftersales/seller/violations"),
+        (admin, "/aftersales/console/disputes"),
+        (admin, "/aftersales/console/violations"),
+    ]
+    names = ["status", "open", "tab", "kind", "q", "mine", "shop_id", "limit", "offset"]
+    text = st.one_of(st.text(max_size=20), st.sampled_from(["\x00", "-1", "1" * 30, "true"]))
+
+    @hsettings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.sampled_from(lists), st.dictionaries(st.sampled_from(names), text, max_size=4))
+    def check(target, params):
+        client, url = target
         response = client.get(url, params)
         assert response.status_code < 500, (url, params, response.content[:300])
 

@@ -306,3 +306,224 @@ def test_last_unit_on_a_sqlite_file_exactly_one_checkout_wins(tmp_path):
         "stock_total": 0,
         "ledger_ok": True,
     }
+
+
+# --- after-sales: two actions on one case, one wins -------------------------------------------
+
+
+def _after_sales_ledger_ok() -> None:
+    assert_ledger_ok()
+    from jishi.payments.models import ShopDebt
+
+    for debt in ShopDebt.objects.all():
+        assert 0 <= debt.recovered_fen <= debt.amount_fen
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_seller_agrees_while_the_buyer_cancels_one_wins(trade):
+    from jishi.aftersales import services as aftersales
+    from tests.trade.aftersales_kit import ask, buy, fresh
+
+    for _round in range(3):
+        order = buy(trade.buyer, (trade.sku, 1), ship=True)
+        case = ask(trade.buyer, order, amount=3000)
+        wallet = wallet_balance(user_id=trade.buyer.pk).balance_fen
+        results = race(
+            partial(aftersales.refund_agree, actor=trade.shop.owner, case_id=case.pk),
+            partial(aftersales.refund_cancel, buyer=trade.buyer, case_id=case.pk),
+        )
+        assert codes(results) == ["ok", "refund_status_invalid"]
+        case = fresh(case)
+        refunded = case.status == "SUCCESS"
+        assert case.status in ("SUCCESS", "CLOSED")
+        assert transfers(order.pk, "refund") == (1 if refunded else 0)
+        assert wallet_balance(user_id=trade.buyer.pk).balance_fen == wallet + (
+            3000 if refunded else 0
+        )
+        assert fresh(order).confirm_deadline is not None  # resumed either way
+    _after_sales_ledger_ok()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_requests_on_one_line_at_once_open_one_case(trade):
+    from jishi.aftersales import services as aftersales
+    from jishi.aftersales.models import RefundCase
+    from tests.trade.aftersales_kit import buy
+
+    order = buy(trade.buyer, (trade.sku, 2), ship=True)
+    line = order.lines.get()
+    request = partial(
+        aftersales.refund_request,
+        buyer=trade.buyer,
+        order_id=order.pk,
+        line_id=line.pk,
+        kind="refund_only",
+        reason="quality",
+        amount_fen=1000,
+    )
+    results = race(*(request,) * 4)
+    assert codes(results) == ["ok"] + ["refund_already_open"] * 3
+    assert RefundCase.objects.filter(line=line).count() == 1
+    order.refresh_from_db()
+    assert order.confirm_deadline is None and order.confirm_paused_seconds > 0
+    _after_sales_ledger_ok()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_timer_and_the_seller_at_the_same_moment_act_once(trade):
+    from datetime import timedelta
+
+    from jishi.aftersales import services as aftersales
+    from jishi.aftersales.timers import cases_sweep
+    from jishi.core import clock
+    from tests.trade.aftersales_kit import ask, buy, fresh
+
+    cases = []
+    for _i in range(3):
+        order = buy(trade.buyer, (trade.sku, 1), ship=True)
+        cases.append(ask(trade.buyer, order, amount=2000))
+    clock.advance(timedelta(days=5))  # every answer is due: silence would agree
+    for case in cases:
+        results = race(
+            cases_sweep,
+            partial(aftersales.refund_refuse, actor=trade.shop.owner, case_id=case.pk, reason="x"),
+        )
+        (sweep_code, _handled), (refuse_code, _r) = results
+        assert sweep_code == "ok", sweep_code
+        case = fresh(case)
+        if refuse_code == "ok":  # the seller was first: the timer found nothing due
+            assert case.status == "SELLER_REFUSE_BUYER"
+            assert transfers(case.order_id, "refund") == 0
+        else:  # the timer was first: agreed and refunded, the late refusal changed nothing
+            assert refuse_code == "refund_status_invalid"
+            assert case.status == "SUCCESS"
+            assert transfers(case.order_id, "refund") == 1
+    _after_sales_ledger_ok()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_ruling_twice_at_once_and_a_withdrawal_rule_once(trade, make_operator):
+    from datetime import timedelta
+
+    from jishi.aftersales import services as aftersales
+    from jishi.core import clock
+    from tests.trade.aftersales_kit import buy, case_in, fresh
+
+    operator = make_operator("arbitrator")
+    order = buy(trade.buyer, (trade.sku, 2), ship=True)
+    case = case_in("SELLER_REFUSE_BUYER", trade.buyer, order, kind="refund_only", amount=4000)
+    dispute = aftersales.dispute_open(actor=trade.buyer, case_id=case.pk, reason="介入")
+    aftersales.dispute_take(operator=operator, dispute_id=dispute.pk)
+    clock.advance(timedelta(days=3))
+    rule = partial(
+        aftersales.dispute_rule,
+        operator=operator,
+        dispute_id=dispute.pk,
+        decision="buyer",
+        amount_fen=4000,
+        reason="支持买家",
+    )
+    results = race(
+        rule, rule, partial(aftersales.dispute_withdraw, actor=trade.buyer, dispute_id=dispute.pk)
+    )
+    assert codes(results).count("ok") == 1
+    assert set(codes(results)) <= {"ok", "dispute_status_invalid"}
+    dispute, case = fresh(dispute), fresh(case)
+    ruled = dispute.status == "ruled_buyer"
+    assert dispute.status in ("ruled_buyer", "withdrawn")
+    assert case.status == ("SUCCESS" if ruled else "CLOSED")
+    assert transfers(order.pk, "refund") == (1 if ruled else 0)
+    _after_sales_ledger_ok()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_refunds_after_release_on_two_orders_of_one_shop_at_once(trade):
+    """Both claw back from the same shop balance: it never goes negative, the shortfall is
+    owed once, and the ledger agrees."""
+    from jishi.aftersales import services as aftersales
+    from jishi.payments.models import ShopDebt
+    from jishi.payments.services import withdrawal_create
+    from tests.trade.aftersales_kit import ask, buy
+
+    orders = [buy(trade.buyer, (trade.sku, 2), finish=True) for _i in range(2)]  # 9,800 each
+    withdrawal_create(actor=trade.shop.owner, amount_fen=12_000, pin=PIN, source="shop")
+    cases = [ask(trade.buyer, order, amount=10_000) for order in orders]
+    results = race(
+        *(
+            partial(aftersales.refund_agree, actor=trade.shop.owner, case_id=case.pk)
+            for case in cases
+        )
+    )
+    assert codes(results) == ["ok", "ok"]
+    money = shop_money(shop_id=trade.shop.pk)
+    assert money.available_fen == 0
+    assert money.owed_fen == 2 * 9800 - 7600
+    assert sum(d.amount_fen - d.recovered_fen for d in ShopDebt.objects.all()) == 12_000
+    _after_sales_ledger_ok()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_shop_in_debt_earning_and_refunding_at_once(trade):
+    """A release (income collects the debt) and a refund after release (a new charge) on
+    two orders of a shop that owes money, many times at once: no deadlock, no drift."""
+    from jishi.aftersales import services as aftersales
+    from jishi.ledger.services import shop_available_account, transfer_create, wallet_account
+    from tests.trade.aftersales_kit import ask, buy, ship_order
+
+    finished = [buy(trade.buyer, (trade.sku, 1), finish=True) for _i in range(3)]
+    transfer_create(  # the shop spent its balance: refunds now leave it owing
+        debit=shop_available_account(trade.shop.pk),
+        credit=wallet_account(trade.shop.owner_id),
+        amount=3 * 4900,
+        kind="test_move",
+        idempotency_key="concurrency-spend",
+    )
+    first = ask(trade.buyer, finished[0], amount=5000)
+    aftersales.refund_agree(actor=trade.shop.owner, case_id=first.pk)
+    assert shop_money(shop_id=trade.shop.pk).owed_fen > 0
+    for order in finished[1:]:
+        shipped = buy(trade.buyer, (trade.sku, 1))
+        ship_order(shipped)
+        case = ask(trade.buyer, order, amount=5000)
+        results = race(
+            partial(order_confirm, buyer=trade.buyer, order_id=shipped.pk, pin=PIN),
+            partial(aftersales.refund_agree, actor=trade.shop.owner, case_id=case.pk),
+        )
+        assert codes(results) == ["ok", "ok"], results
+    money = shop_money(shop_id=trade.shop.pk)
+    assert money.available_fen >= 0 and money.owed_fen >= 0
+    assert money.available_fen == 0 or money.owed_fen == 0
+    _after_sales_ledger_ok()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_returning_stock_while_the_buyer_pays_for_the_same_product(
+    make_listing, make_buyer
+):
+    """The refund puts the unshipped units back (a stock lock) and pays the buyer (a wallet
+    lock) while the same buyer pays another order of that product (stock, then wallet): the
+    locks are taken in one order, so neither waits for the other forever."""
+    from jishi.aftersales import services as aftersales
+    from tests.trade.aftersales_kit import ask, buy
+
+    sku = make_listing(price_fen=1_000, stock=20, stock_deduction="payment")
+    buyer = make_buyer(balance_fen=50_000)
+    for _round in range(4):
+        order = buy(buyer, (sku, 2))
+        case = ask(buyer, order)
+        group = place(buyer, sku, quantity=1)
+        results = race(
+            partial(aftersales.refund_agree, actor=sku.shop.owner, case_id=case.pk),
+            partial(group_pay, buyer=buyer, group_id=group.pk, pin=PIN),
+        )
+        assert codes(results) == ["ok", "ok"], results
+    assert Sku.objects.get(pk=sku.pk).stock == 20 - 4
+    assert wallet_balance(user_id=buyer.pk).balance_fen == 50_000 - 4 * 1_000
+    _after_sales_ledger_ok()

@@ -147,12 +147,17 @@ def test_one_sweep_handles_every_kind_of_due_order_once(trade, make_buyer):
     waiting = paid(trade)
     sent = shipped(trade)
     clock.advance(timedelta(days=11))
-    assert orders_sweep() == 3
+    # unpaid close, late shipment, paid-not-shipped (3 days past the deadline), auto-confirm
+    assert orders_sweep() == 4
     assert status(unpaid) == OrderStatus.TRADE_CLOSED_BY_SYSTEM
-    assert Order.objects.get(pk=waiting.pk).late_shipment_at is not None
+    waiting = Order.objects.get(pk=waiting.pk)
+    assert waiting.late_shipment_at is not None and waiting.not_shipped_at is not None
     assert status(sent) == OrderStatus.TRADE_FINISHED
     assert orders_sweep() == 0
-    assert wallet_balance(user_id=trade.buyer.pk).balance_fen == 100_000 - 2 * 5000
+    compensation = 1500  # 30 % of the 50 yuan item, paid by the late shop
+    assert wallet_balance(user_id=trade.buyer.pk).balance_fen == (
+        100_000 - 2 * 5000 + compensation
+    )
     assert ledger_check().ok
 
 

@@ -16,6 +16,7 @@ STAFF_PASSWORD = "staff12345"
 PAYMENT_PIN = "135790"
 OPERATOR = "operator"  # its presence marks a seeded database
 REVIEWER = "reviewer"
+ARBITRATOR = "arbitrator"  # console: takes and rules after-sales disputes
 APPLICANT = "applicant"
 
 BUYER_ADDRESSES = [
@@ -59,6 +60,41 @@ class Seller(NamedTuple):
 APPLICANT_SELLER = Seller(
     "applicant", "周小燕", "52010219930614", "228", "中国建设银行", "621700286001293"
 )
+
+# --- after-sales ------------------------------------------------------------------------------
+# The seeder (``_aftersales``) opens these cases for the demo buyer through the services, each
+# left in a different state; days are how long ago the order was bought and shipped.
+
+DEPOSIT_FEN = {"C2C": 100_000, "B2C": 500_000, "B2B": 1_000_000}  # 保证金 by shop type
+BUYER_EXTRA_TOPUP_FEN = 500_000
+
+CARRIERS = ("顺丰速运", "中通快递", "圆通速递", "韵达快递")
+
+CASE_TEXT = {
+    "waiting": "物流显示三天前已签收，但我没有收到，小区快递柜和门卫都问过了，麻烦核实一下。",
+    "return": "七天无理由退货，茶叶未拆封，包装完好。",
+    "confirm": "收到后发现茶饼边缘有霉点，已拍照，申请退货退款。",
+    "exchange": "买成了大规格，家里喝不完，想换成小规格，差价请退回。",
+    "refused": "冲泡后香气很淡，和页面描述的“兰花香”差别很大。",
+    "evidence": "少发了一罐，订单是两罐装，箱子里只有一罐。",
+    "ready": "收到时碗沿有一道裂纹，快递盒外面也有压痕。",
+    "ruled": "页面写的是五年陈，收到的包装上印的生产日期是去年。",
+    "success": "米袋有破口，漏了一部分，申请退一半的钱。",
+    "closed": "尺寸拍错了，申请退货。",
+}
+REFUSE_TEXT = {
+    "refused": "这批茶是今年的明前茶，香气正常，建议用 85℃ 水冲泡后再品尝。",
+    "evidence": "发货前称重记录显示是两罐的重量，出库视频也可以证明。",
+    "ready": "发货前每只碗都检查过并拍照，裂纹应是签收后造成的。",
+    "ruled": "我们卖的是五年陈料，包装是今年新做的。",
+}
+EVIDENCE_TEXT = {
+    "buyer": "附上开箱视频截图和快递面单照片，箱子封口完好。",
+    "seller": "附上出库称重记录和打包视频截图。",
+}
+DISPUTE_TEXT = "和卖家协商不成，请平台介入处理。"
+RULING_TEXT = "包装日期与商品页描述不符，支持买家部分退款，记一次描述不符违规。"
+ADVANCE_TEXT = "快递在转运途中丢件，平台先行垫付部分货款，再向店铺追偿。"
 
 # --- categories ---------------------------------------------------------------------------------
 

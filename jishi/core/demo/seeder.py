@@ -1,5 +1,10 @@
 """Build the demo marketplace through the services, so it obeys the same rules as real users.
 
+After-sales (cases in every state, disputes, a ruling, a late shipment, deposits, an advance)
+is built the same way, partly in the past: the clock (``jishi.core.clock``) is moved back while
+an order is bought or a case is answered, so every waiting case keeps the time its timer
+still has, and one dispute's evidence phase is already over.
+
 Two writes go around the services on purpose:
 - ``Product.sales_count`` is a counter owned by the order code, set here with one update;
 - the generated SVG pictures are stored directly (``ProductImage`` rows, ``Shop.logo``):
@@ -9,8 +14,10 @@ Two writes go around the services on purpose:
 
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import chain, zip_longest
 from math import prod
 
@@ -22,7 +29,8 @@ from jishi.accounts import services as accounts
 from jishi.accounts.models import User
 from jishi.accounts.validators import bank_card_is_valid, id_number_is_valid
 from jishi.catalog import services as catalog
-from jishi.catalog.models import Category, Product, ProductImage
+from jishi.catalog.models import Category, Product, ProductImage, Sku
+from jishi.core import clock
 from jishi.core.demo import data
 from jishi.core.demo.svg import logo_svg, product_svg
 from jishi.shops import services as shops
@@ -60,7 +68,7 @@ def credentials() -> list[tuple[str, str, str, str]]:
         ),
     ]
     rows += [
-        ("seller", shop.seller.username, data.PASSWORD, f"owns {shop.name}")
+        ("seller", shop.seller.username, data.PASSWORD, f"owns {shop.name}; PIN {data.PAYMENT_PIN}")
         for shop in data.SHOPS[1:]
     ]
     rows += [
@@ -70,6 +78,7 @@ def credentials() -> list[tuple[str, str, str, str]]:
     rows += [
         ("operator", data.OPERATOR, data.PASSWORD, "console, role admin"),
         ("operator", data.REVIEWER, data.PASSWORD, "console, role reviewer"),
+        ("operator", data.ARBITRATOR, data.PASSWORD, "console, role arbitrator (disputes)"),
         ("applicant", data.APPLICANT, data.PASSWORD, "real-name verification pending"),
     ]
     return rows
@@ -329,8 +338,6 @@ def _products(
 def _trade(shops_by_key: dict[str, Shop]) -> None:
     """Postage rules, a funded wallet and orders in every state, all through the services."""
     from jishi.orders import services as orders
-    from jishi.payments.channels import sandbox
-    from jishi.payments.services import callback_receive, topup_create
 
     for shop in shops_by_key.values():
         remote = {"新疆维吾尔自治区": 2000, "西藏自治区": 2500}
@@ -339,11 +346,7 @@ def _trade(shops_by_key: dict[str, Shop]) -> None:
             actor=shop.owner, default_fee_fen=800, free_over_fen=9900, province_fees=remote
         )
     buyer = User.objects.get(username=data.BUYER[0])
-    topup = topup_create(user=buyer, amount_fen=500_000)
-    body = sandbox.event_body(
-        kind="topup", reference=topup.pk, status="succeeded", amount_fen=topup.amount_fen
-    )
-    callback_receive(channel="sandbox", body=body, signature=sandbox.sign(body))
+    _fund(buyer, 500_000)
     address = buyer.addresses.get(is_default=True)
     rng = random.Random(RANDOM_SEED)  # noqa: S311 -- repeatable demo orders
     shop_list = list(shops_by_key.values())
@@ -382,6 +385,283 @@ def _trade(shops_by_key: dict[str, Shop]) -> None:
             orders.order_confirm(buyer=buyer, order_id=order.pk, pin=data.PAYMENT_PIN)
 
 
+# --- after-sales ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _days_ago(days: float) -> Iterator[None]:
+    """Run the block as if it were ``days`` ago (the rehearsal moves the clock the same way)."""
+    delta = timedelta(days=days)
+    clock.advance(-delta)
+    try:
+        yield
+    finally:
+        clock.advance(delta)
+
+
+class _Buyer:
+    """The demo buyer's after-sales actions, with the services' plumbing in one place."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.address = user.addresses.get(is_default=True)
+        self.parcels = 0
+
+    def bought(self, sku: Sku, *, quantity: int = 1, ship: bool = True, confirm: bool = False):
+        from jishi.orders import services as orders
+        from jishi.orders.models import Order
+
+        group = orders.order_place(
+            buyer=self.user,
+            address_id=self.address.pk,
+            items=[{"sku_id": sku.pk, "quantity": quantity}],
+        )
+        orders.group_pay(buyer=self.user, group_id=group.pk, pin=data.PAYMENT_PIN)
+        order = group.orders.get()
+        if ship:
+            self.parcels += 1
+            orders.order_ship(
+                actor=order.shop.owner,
+                order_id=order.pk,
+                carrier=data.CARRIERS[self.parcels % len(data.CARRIERS)],
+                tracking_no=f"SF15{20250300 + self.parcels * 7919:010d}",
+            )
+        if confirm:
+            orders.order_confirm(buyer=self.user, order_id=order.pk, pin=data.PAYMENT_PIN)
+        return Order.objects.get(pk=order.pk)
+
+    def request(self, order, *, kind: str, reason: str, text: str, percent: int = 100, to=None):
+        from jishi.aftersales import services as aftersales
+        from jishi.orders.models import Order
+
+        order = Order.objects.prefetch_related("lines").get(pk=order.pk)
+        line = order.lines.all()[0]
+        most = aftersales.line_refundable_fen(order, line)
+        return aftersales.refund_request(
+            buyer=self.user,
+            order_id=order.pk,
+            line_id=line.pk,
+            kind=kind,
+            reason=reason,
+            description=text,
+            amount_fen=None if kind == "exchange" else max(1, most * percent // 100),
+            exchange_sku_id=to.pk if to is not None else None,
+        )
+
+    def ship_back(self, case) -> None:
+        from jishi.aftersales import services as aftersales
+
+        self.parcels += 1
+        aftersales.refund_return_ship(
+            buyer=self.user,
+            case_id=case.pk,
+            carrier="圆通速递",
+            tracking_no=f"YT98{20250300 + self.parcels * 7919:010d}",
+        )
+
+
+def _return_address(shop: Shop) -> str:
+    return f"{shop.province}{shop.city} {shop.name} 售后组（收）"
+
+
+def _stocked_skus(shop: Shop) -> list[Sku]:
+    return list(
+        Sku.objects.filter(
+            product__shop=shop, product__status="listed", is_active=True, stock__gt=5
+        ).order_by("product_id", "pk")
+    )
+
+
+def _exchange_pair(shop: Shop) -> tuple[Sku, Sku]:
+    """A product with a dearer and a cheaper option in stock: bought dear, exchanged cheap."""
+    by_product: dict[int, list[Sku]] = {}
+    for sku in _stocked_skus(shop):
+        by_product.setdefault(sku.product_id, []).append(sku)
+    for skus in by_product.values():
+        prices = sorted(skus, key=lambda sku: (sku.price_fen, sku.pk))
+        if prices[0].price_fen < prices[-1].price_fen:
+            return prices[-1], prices[0]
+    raise AssertionError("the demo catalogue has products with several prices")
+
+
+def _disputed(buyer: _Buyer, case, arbitrator: User, *, refuse: str):
+    """The seller refuses, the buyer asks the platform in, the arbitrator takes it and both
+    sides add evidence."""
+    from jishi.aftersales import services as aftersales
+
+    owner = case.shop.owner
+    aftersales.refund_refuse(actor=owner, case_id=case.pk, reason=refuse)
+    dispute = aftersales.dispute_open(actor=buyer.user, case_id=case.pk, reason=data.DISPUTE_TEXT)
+    aftersales.dispute_take(operator=arbitrator, dispute_id=dispute.pk)
+    aftersales.case_message_add(actor=buyer.user, case_id=case.pk, text=data.EVIDENCE_TEXT["buyer"])
+    aftersales.case_message_add(actor=owner, case_id=case.pk, text=data.EVIDENCE_TEXT["seller"])
+    return dispute
+
+
+def _aftersales(shops_by_key: dict[str, Shop], arbitrator: User) -> None:
+    """Deposits, an advance, a late shipment and after-sales cases in every state for the demo
+    buyer, mostly at the demo seller's shop, all through the services."""
+    from django.db.models import Q
+
+    from jishi.aftersales import services as aftersales
+    from jishi.orders.timers import orders_sweep
+    from jishi.payments.services import deposit_fund
+
+    anji = shops_by_key["anji"]
+    user = User.objects.get(username=data.BUYER[0])
+    buyer = _Buyer(user)
+    teas = _stocked_skus(anji)
+    with _days_ago(20):  # money first: the buyer's second top-up, every shop's deposit
+        _fund(user, data.BUYER_EXTRA_TOPUP_FEN)
+        for shop_data in data.SHOPS:
+            shop = shops_by_key[shop_data.key]
+            amount = data.DEPOSIT_FEN[shop.shop_type]
+            if shop.owner.username != data.SHOPS[0].seller.username:
+                accounts.payment_pin_set(
+                    user=shop.owner, password=data.PASSWORD, pin=data.PAYMENT_PIN
+                )
+            _fund(shop.owner, amount)
+            deposit_fund(
+                actor=shop.owner,
+                amount_fen=amount,
+                pin=data.PAYMENT_PIN,
+                source="wallet",
+                idempotency_key="demo-deposit",
+            )
+
+    # 先行垫付: a finished order whose parcel was lost; the platform pays part of it at once
+    # and recovers it from the shop.
+    with _days_ago(12):
+        lost = buyer.bought(teas[0], confirm=True)
+    with _days_ago(2):
+        aftersales.advance_pay(
+            operator=arbitrator,
+            order_id=lost.pk,
+            amount_fen=min(lost.released_fen, lost.total_fen * 30 // 100),
+            reason=data.ADVANCE_TEXT,
+            idempotency_key="demo-advance",
+        )
+
+    # A refund after the money was released: clawed back from the shop.
+    wuchang = shops_by_key["wuchang"]
+    with _days_ago(9):
+        rice = buyer.bought(_stocked_skus(wuchang)[0], confirm=True)
+    with _days_ago(3):
+        case = buyer.request(
+            rice, kind="refund_only", reason="damaged", text=data.CASE_TEXT["success"], percent=50
+        )
+        aftersales.refund_agree(actor=wuchang.owner, case_id=case.pk)
+
+    # Ruled: refused, the platform stepped in, ruled for the buyer (part of it) with a
+    # not-as-described violation.
+    yunnan = shops_by_key["yunnan"]
+    with _days_ago(8):
+        puer = buyer.bought(_stocked_skus(yunnan)[0])
+        case = buyer.request(
+            puer, kind="refund_only", reason="not_as_described", text=data.CASE_TEXT["ruled"]
+        )
+        dispute = _disputed(buyer, case, arbitrator, refuse=data.REFUSE_TEXT["ruled"])
+    with _days_ago(4):
+        order = case.order
+        order.refresh_from_db()
+        most = aftersales.line_refundable_fen(order, order.lines.get())
+        aftersales.dispute_rule(
+            operator=arbitrator,
+            dispute_id=dispute.pk,
+            decision="buyer",
+            amount_fen=most * 60 // 100,
+            reason=data.RULING_TEXT,
+            not_as_described=True,
+        )
+
+    # Ready to rule: the evidence phase ended yesterday.
+    jingdezhen = shops_by_key["jingdezhen"]
+    with _days_ago(4):
+        bowl = buyer.bought(_stocked_skus(jingdezhen)[0])
+        case = buyer.request(
+            bowl, kind="return_refund", reason="damaged", text=data.CASE_TEXT["ready"]
+        )
+        _disputed(buyer, case, arbitrator, refuse=data.REFUSE_TEXT["ready"])
+
+    # Closed: the buyer withdrew the request.
+    xinjiang = shops_by_key["xinjiang"]
+    with _days_ago(3):
+        apples = buyer.bought(_stocked_skus(xinjiang)[0])
+        case = buyer.request(
+            apples, kind="return_refund", reason="size", text=data.CASE_TEXT["closed"]
+        )
+    with _days_ago(2):
+        aftersales.refund_cancel(buyer=user, case_id=case.pk)
+
+    # At the demo seller's shop, one case waiting at every step.
+    with _days_ago(4):
+        mouldy = buyer.bought(teas[1 % len(teas)])
+        dear, cheap = _exchange_pair(anji)
+        swap = buyer.bought(dear)
+    with _days_ago(3):
+        returned = buyer.request(
+            mouldy, kind="return_refund", reason="quality", text=data.CASE_TEXT["confirm"]
+        )
+        aftersales.refund_agree(
+            actor=anji.owner, case_id=returned.pk, return_address=_return_address(anji)
+        )
+        exchange = buyer.request(
+            swap, kind="exchange", reason="size", text=data.CASE_TEXT["exchange"], to=cheap
+        )
+        aftersales.refund_agree(
+            actor=anji.owner, case_id=exchange.pk, return_address=_return_address(anji)
+        )
+        unwanted = buyer.bought(teas[2 % len(teas)])
+        waiting = buyer.bought(teas[3 % len(teas)])
+        late = buyer.bought(teas[4 % len(teas)], ship=False)  # the shop forgets to ship it
+    with _days_ago(2):
+        buyer.ship_back(returned)  # WAIT_SELLER_CONFIRM_GOODS
+        light = buyer.bought(teas[5 % len(teas)])
+        short = buyer.bought(teas[6 % len(teas)])
+        case = buyer.request(
+            light, kind="refund_only", reason="not_as_described", text=data.CASE_TEXT["refused"]
+        )
+        aftersales.refund_refuse(
+            actor=anji.owner, case_id=case.pk, reason=data.REFUSE_TEXT["refused"]
+        )  # SELLER_REFUSE_BUYER: the buyer may revise or ask the platform in
+    with _days_ago(1):
+        buyer.ship_back(exchange)  # the exchange waits for the seller to confirm and reship
+        case = buyer.request(
+            unwanted, kind="return_refund", reason="no_reason_7d", text=data.CASE_TEXT["return"]
+        )
+        aftersales.refund_agree(
+            actor=anji.owner, case_id=case.pk, return_address=_return_address(anji)
+        )  # WAIT_BUYER_RETURN_GOODS
+        case = buyer.request(
+            short, kind="refund_only", reason="missing_parts", text=data.CASE_TEXT["evidence"]
+        )
+        _disputed(buyer, case, arbitrator, refuse=data.REFUSE_TEXT["evidence"])  # evidence
+    with _days_ago(0.5):
+        buyer.request(
+            waiting, kind="refund_only", reason="not_received", text=data.CASE_TEXT["waiting"]
+        )  # WAIT_SELLER_AGREE
+    # The ship-by time of the forgotten order passed a day ago: the timer records the late
+    # shipment and pays the buyer compensation from the shop; then the shop ships it.
+    orders_sweep(scope=Q(pk=late.pk))
+    from jishi.orders import services as orders
+
+    orders.order_ship(
+        actor=anji.owner, order_id=late.pk, carrier="顺丰速运", tracking_no="SF1599990001"
+    )
+
+
+def _fund(user: User, amount_fen: int) -> None:
+    """A top-up through the sandbox bank's signed callback, as a real payer's would arrive."""
+    from jishi.payments.channels import sandbox
+    from jishi.payments.services import callback_receive, topup_create
+
+    topup = topup_create(user=user, amount_fen=amount_fen)
+    body = sandbox.event_body(
+        kind="topup", reference=topup.pk, status="succeeded", amount_fen=topup.amount_fen
+    )
+    callback_receive(channel="sandbox", body=body, signature=sandbox.sign(body))
+
+
 def demo_seed() -> SeedReport | None:
     """Load the demo marketplace; return None (and change nothing) if it is already there."""
     started = time.monotonic()
@@ -395,11 +675,15 @@ def demo_seed() -> SeedReport | None:
         reviewer = accounts.operator_create(
             username=data.REVIEWER, password=data.PASSWORD, role="reviewer"
         )
+        arbitrator = accounts.operator_create(
+            username=data.ARBITRATOR, password=data.PASSWORD, role="arbitrator"
+        )
         leaves, top_of_leaf = _categories(operator)
         shops_by_key = _shops(reviewer)
         _people()
         _products(operator, shops_by_key, leaves, top_of_leaf, report)
         _trade(shops_by_key)
+        _aftersales(shops_by_key, arbitrator)
     report.categories = len(data.CATEGORIES) + len(leaves)
     report.shops = len(shops_by_key)
     report.shop_names = [shop.name for shop in shops_by_key.values()]
