@@ -90,8 +90,8 @@ def test_refund_after_release_claws_back_and_returns_commission(trade):
 def test_refund_beyond_balance_becomes_debt_collected_from_next_income(trade):
     order = _paid_order(trade)
     order_confirm(buyer=trade.buyer, order_id=order.pk, pin=PIN)
-    from jishi.payments.services import withdrawal_create  # noqa: F401  (no card: keep money)
     from jishi.ledger.services import shop_available_account, transfer_create, wallet_account
+    from jishi.payments.services import withdrawal_create  # noqa: F401  (no card: keep money)
 
     # the seller spends the balance (moved to the owner's wallet for the test)
     transfer_create(

@@ -155,9 +155,7 @@ def test_one_sweep_handles_every_kind_of_due_order_once(trade, make_buyer):
     assert status(sent) == OrderStatus.TRADE_FINISHED
     assert orders_sweep() == 0
     compensation = 1500  # 30 % of the 50 yuan item, paid by the late shop
-    assert wallet_balance(user_id=trade.buyer.pk).balance_fen == (
-        100_000 - 2 * 5000 + compensation
-    )
+    assert wallet_balance(user_id=trade.buyer.pk).balance_fen == (100_000 - 2 * 5000 + compensation)
     assert ledger_check().ok
 
 
