@@ -1013,6 +1013,12 @@ def dispute_rule(
 
 
 @transaction.atomic
+def advance_limit_fen(order: Order) -> int:
+    """The most advance compensation can still pay on an order. It is recovered from the
+    seller in full, so never more than the seller got from this order."""
+    return max(0, min(order.total_fen - order.refunded_fen, order.released_fen))
+
+
 def advance_pay(
     *, operator: User, order_id: Any, amount_fen: Any, reason: Any, idempotency_key: str = ""
 ) -> Order:
@@ -1021,14 +1027,17 @@ def advance_pay(
     already released; before that the escrow still holds it and a ruling refunds from it."""
     operator_require(operator, "advance.pay")
     order = lock_order(order_id=order_id)
+    if idempotency_key:  # a retry of a paid advance answers before any check can refuse it
+        key = f"advance:order:{order.pk}:" + scoped_idempotency_key(operator.pk, idempotency_key)
+        if ShopDebt.objects.filter(idempotency_key=key).exists():
+            return order
     if order.status != OrderStatus.TRADE_FINISHED:
         raise DomainError(
             AftersalesError.ADVANCE_NOT_ALLOWED,
             _("Advance compensation is for completed orders; rule on the case instead."),
             status=order.status,
         )
-    # Recovered from the seller in full: never more than the seller got from this order.
-    remaining = min(order.total_fen - order.refunded_fen, order.released_fen)
+    remaining = advance_limit_fen(order)
     if remaining <= 0:
         raise DomainError(AftersalesError.ADVANCE_NOT_ALLOWED, _("Nothing is left to refund."))
     try:
@@ -1040,11 +1049,7 @@ def advance_pay(
             AftersalesError.AMOUNT_INVALID,
         ) from exc
     reason = clean_text(reason, field="reason", max_length=200)
-    if idempotency_key:
-        key = f"advance:order:{order.pk}:" + scoped_idempotency_key(operator.pk, idempotency_key)
-        if ShopDebt.objects.filter(idempotency_key=key).exists():  # a retry: paid already
-            return order
-    else:
+    if not idempotency_key:
         count = ShopDebt.objects.filter(order_id=order.pk, kind=DebtKind.ADVANCE).count()
         key = f"advance:order:{order.pk}:{count + 1}"
     shop_charge(

@@ -28,7 +28,7 @@ from jishi.accounts.validators import phone_mask
 from jishi.aftersales import selectors as aftersales_selectors
 from jishi.aftersales import services as aftersales_services
 from jishi.aftersales.models import DisputeStatus, RefundKind
-from jishi.aftersales.services import line_refundable_fen
+from jishi.aftersales.services import advance_limit_fen, line_refundable_fen
 from jishi.aftersales.views import event_label  # the wording buyer and seller read too
 from jishi.catalog import selectors as catalog_selectors
 from jishi.catalog import services as catalog_services
@@ -440,8 +440,7 @@ def order_detail(request, order_id: int):
 
 def _advance_state(order: Any) -> dict[str, Any]:
     """Whether advance compensation can be paid on the order now, and if not, why."""
-    # as advance_pay counts it: recovered from the seller, so never more than it received
-    remaining = min(order.total_fen - order.refunded_fen, order.released_fen)
+    remaining = advance_limit_fen(order)
     reason = ""
     if order.status != OrderStatus.TRADE_FINISHED:
         reason = _(
@@ -451,7 +450,7 @@ def _advance_state(order: Any) -> dict[str, Any]:
         )
     elif remaining <= 0:
         reason = _("Nothing is left to refund on this order.")
-    return {"available": not reason, "reason": reason, "remaining_fen": max(0, remaining)}
+    return {"available": not reason, "reason": reason, "remaining_fen": remaining}
 
 
 def _order_page(

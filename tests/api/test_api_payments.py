@@ -273,6 +273,8 @@ def test_shop_owner_withdraws_the_available_balance(finished, api):
         "available_fen": 9_800,
         "withdrawing_fen": 0,
         "withdrawn_fen": 0,
+        "deposit_fen": 0,
+        "owed_fen": 0,
     }
     too_much = client.post(
         "/payments/withdrawals", {"amount_fen": 9_801, "pin": PIN, "source": "shop"}

@@ -456,6 +456,17 @@ def test_advance_with_an_idempotency_key_pays_once(trade, arbitrator):
     ledger_ok()
 
 
+def test_a_retried_advance_answers_even_after_it_used_up_the_order(trade, arbitrator):
+    """The retry of an advance that took all that was left must not be refused as too much."""
+    order = buy(trade.buyer, (trade.sku, 2), finish=True)
+    before = wallet(trade.buyer)
+    advance(arbitrator, order, 9800, idempotency_key="all")
+    assert advance(arbitrator, order, 9800, idempotency_key="all").pk == order.pk
+    assert wallet(trade.buyer) == before + 9800
+    assert ShopDebt.objects.filter(kind="advance").count() == 1
+    ledger_ok()
+
+
 # --- late shipment ----------------------------------------------------------------------------
 
 

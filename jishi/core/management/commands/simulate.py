@@ -8,7 +8,9 @@ class Command(BaseCommand):
         "Rehearse the marketplace: a randomised run of many buyers and shops on the configured "
         "database (concurrent checkouts of scarce stock, payments, retries, shipping, "
         "confirmation, refunds, withdrawals and time jumps that fire every timer), then the "
-        "ledger check and the stock and money invariants. The same seed gives the same plan; "
+        "ledger check and the stock and money invariants. It also runs after-sales: refunds of "
+        "every kind, their timers, escalations, rulings and advance compensation. "
+        "The same seed gives the same plan; "
         "--workers 1 makes every count reproducible. Exits non-zero if any invariant fails. "
         "The time jumps fire only the run's own timers; other orders in the database are untouched."
     )
