@@ -232,12 +232,16 @@ class OptionsOut(Schema):
 
     order_id: int
     line_id: int
-    allowed: bool = Field(description="After-sales is possible on the order now.")
+    allowed: bool = Field(
+        description="After-sales is possible on the order now (see also open_case_id and "
+        "requests_left)."
+    )
     kinds: list[Choice]
     reasons: dict[str, list[Choice]] = Field(description="The reasons allowed per kind.")
     refundable_fen: int = Field(description="The most a request may ask back.")
     no_reason_return: bool = Field(description="7-day no-reason return applies.")
     open_case_id: int | None = Field(description="The line's open request, if any.")
+    requests_left: int = Field(description="How many more requests the line may take.")
     exchange_skus: list[ExchangeSkuOut]
 
 
@@ -502,6 +506,7 @@ def case_options(request: HttpRequest, order_id: Id, line_id: Id):
         "refundable_fen": options["refundable_fen"],
         "no_reason_return": options["no_reason_return"],
         "open_case_id": options["open_case"].pk if options["open_case"] else None,
+        "requests_left": options["requests_left"],
         "exchange_skus": options["exchange_skus"],
     }
 

@@ -1012,13 +1012,13 @@ def dispute_rule(
 # --- advance compensation (先行垫付) ----------------------------------------------------------
 
 
-@transaction.atomic
 def advance_limit_fen(order: Order) -> int:
     """The most advance compensation can still pay on an order. It is recovered from the
     seller in full, so never more than the seller got from this order."""
     return max(0, min(order.total_fen - order.refunded_fen, order.released_fen))
 
 
+@transaction.atomic
 def advance_pay(
     *, operator: User, order_id: Any, amount_fen: Any, reason: Any, idempotency_key: str = ""
 ) -> Order:

@@ -456,6 +456,23 @@ def test_advance_with_an_idempotency_key_pays_once(trade, arbitrator):
     ledger_ok()
 
 
+def test_an_advance_that_fails_midway_leaves_nothing_behind(trade, arbitrator, monkeypatch):
+    """advance_pay is one transaction: a crash after the money moved undoes the move."""
+    order = buy(trade.buyer, (trade.sku, 2), finish=True)
+    before = wallet(trade.buyer)
+
+    def crash(**kwargs):
+        raise RuntimeError("crash after the transfer")
+
+    monkeypatch.setattr(aftersales, "audit_record", crash)
+    with pytest.raises(RuntimeError):
+        advance(arbitrator, order, 1000)
+    assert wallet(trade.buyer) == before
+    assert not ShopDebt.objects.exists()
+    assert fresh(order).refunded_fen == 0
+    ledger_ok()
+
+
 def test_a_retried_advance_answers_even_after_it_used_up_the_order(trade, arbitrator):
     """The retry of an advance that took all that was left must not be refused as too much."""
     order = buy(trade.buyer, (trade.sku, 2), finish=True)
