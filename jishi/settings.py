@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "jishi.payments",
     "jishi.orders",
     "jishi.aftersales",
+    "jishi.ratings",
     "jishi.console",
 ]
 

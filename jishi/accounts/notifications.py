@@ -98,6 +98,17 @@ KINDS: dict[str, tuple[Any, Any]] = {
             "your next income."
         ),
     ),
+    "rating_received": (
+        _("A buyer left a neutral or negative rating"),
+        _(
+            "A buyer rated order %(order)s neutral or negative. You may reply once, publicly, "
+            "in the seller center."
+        ),
+    ),
+    "rating_voided": (
+        _("A rating was voided"),
+        _("An operator voided a rating of order %(order)s from credit: %(reason)s"),
+    ),
     "refund_requested": (
         _("New after-sales request"),
         _(

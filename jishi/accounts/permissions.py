@@ -12,7 +12,7 @@ OPERATOR_PERMISSIONS: dict[str, frozenset[str]] = {
     OperatorRole.REVIEWER: frozenset({"console.view", "verification.decide"}),
     OperatorRole.CATALOG: frozenset({"console.view", "category.manage", "product.moderate"}),
     OperatorRole.ARBITRATOR: frozenset(
-        {"console.view", "dispute.rule", "advance.pay", "violation.record"}
+        {"console.view", "dispute.rule", "advance.pay", "violation.record", "rating.review"}
     ),
     OperatorRole.FINANCE: frozenset({"console.view", "ledger.view"}),
 }

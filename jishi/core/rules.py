@@ -49,6 +49,21 @@ DEFAULTS: dict[str, Any] = {
     "violation_points_not_shipped": 3,
     "violation_points_not_as_described": 6,
     "violation_points_other": 2,
+    # ratings, credit and DSR (PRODUCT.md "Trade rules": rating, credit counting, DSR)
+    "rating_window_seconds": 15 * 86400,  # after TRADE_FINISHED; silence = positive
+    "rating_text_length_max": 500,
+    "rating_images_max": 5,
+    "rating_change_seconds": 30 * 86400,  # a neutral/negative may be changed or removed once
+    "rating_followup_seconds": 180 * 86400,  # the buyer's one follow-up, after the trade ends
+    "credit_pair_month_points_max": 6,  # same buyer and seller, per calendar month
+    "credit_same_item_seconds": 14 * 86400,  # same item by the same buyer counts once
+    "dsr_pair_month_max": 3,  # DSRs counted per buyer and seller a month
+    "dsr_window_days": 180,
+    # anti-brushing signals (a flagged rating waits for an operator's review)
+    "brushing_new_account_seconds": 7 * 86400,
+    "brushing_new_account_orders_min": 5,  # orders from new accounts to one shop in 7 days
+    "brushing_quick_confirm_seconds": 10 * 60,  # receipt confirmed within minutes of shipment
+    "brushing_tiny_price_fen": 100,  # items under 1 yuan
     # carts and orders
     "cart_items_max": 100,
     "line_quantity_max": 9999,

@@ -137,6 +137,8 @@ class Order(models.Model):
     confirm_paused_seconds = models.PositiveIntegerField(null=True, blank=True)
     late_shipment_at = models.DateTimeField(null=True, blank=True)
     not_shipped_at = models.DateTimeField(null=True, blank=True)  # paid-not-shipped violation
+    # the rating window: when it ends the worker writes the default (positive) ratings
+    rate_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=clock.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)

@@ -571,6 +571,7 @@ def _release(*, order: Order, actor: Any, reason: str) -> Order:
     order.released_fen = seller_amount
     order.finished_at = clock.now()
     order.confirm_deadline = None
+    order.rate_deadline = order.finished_at + timedelta(seconds=rule("rating_window_seconds"))
     order.save()
     _audit_status(actor, order, before, reason)
     debts_collect(shop_id=order.shop_id)  # what the shop owes comes out of its next income

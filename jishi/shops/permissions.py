@@ -17,6 +17,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "order.view",
             "chat.reply",
             "refund.handle",
+            "rating.reply",
         }
     ),
     StaffRole.WAREHOUSE: frozenset(
