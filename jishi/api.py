@@ -215,6 +215,7 @@ def _register_routers() -> None:
     from jishi.ledger.api import router as ledger_router
     from jishi.orders.api import router as orders_router
     from jishi.payments.api import router as payments_router
+    from jishi.ratings.api import router as ratings_router
     from jishi.shops.api import router as shops_router
 
     api.add_router("/accounts", accounts_router)
@@ -225,6 +226,7 @@ def _register_routers() -> None:
     api.add_router("/payments", payments_router)
     api.add_router("/ledger", ledger_router)
     api.add_router("/aftersales", aftersales_router)
+    api.add_router("/ratings", ratings_router)
 
 
 _register_routers()

@@ -6,6 +6,7 @@ from jishi.aftersales.urls import seller_urlpatterns as aftersales_urls
 from jishi.catalog import seller_views as catalog_views
 from jishi.orders import seller_views as order_views
 from jishi.payments import seller_views as finance_views
+from jishi.ratings.seller_urls import seller_urlpatterns as ratings_urls
 from jishi.shops import seller_views as shop_views
 
 app_name = "seller"
@@ -33,3 +34,4 @@ urlpatterns = [
 ]
 
 urlpatterns += aftersales_urls
+urlpatterns += ratings_urls

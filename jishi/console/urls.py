@@ -29,4 +29,8 @@ urlpatterns = [
     path("disputes/<int:dispute_id>/message/", views.dispute_message, name="dispute_message"),
     path("disputes/<int:dispute_id>/rule/", views.dispute_rule, name="dispute_rule"),
     path("violations/", views.violations, name="violations"),
+    path("ratings/", views.ratings, name="ratings"),
+    path("ratings/<int:rating_id>/", views.rating_detail, name="rating"),
+    path("ratings/<int:rating_id>/review/", views.rating_review, name="rating_review"),
+    path("buyer-ratings/", views.buyer_ratings, name="buyer_ratings"),
 ]

@@ -1,6 +1,7 @@
 """The operator console (运营后台): seller verification, categories and rates, moderation,
 orders and the ledger, and after-sales: the arbitration queue (平台介入), the case page with its
-ruling, advance compensation (先行垫付) and violations.
+ruling, advance compensation (先行垫付) and violations; risk control: the anti-brushing review
+of flagged ratings (评价审核, void or clear) and sellers' ratings of buyers (买家信用).
 
 Staff only; each page needs a permission of the operator's role (operator_require), and a
 missing one is the 403 page the DomainError middleware renders.
@@ -49,6 +50,9 @@ from jishi.orders.seller_selectors import (
     order_timeline,
 )
 from jishi.payments.seller_selectors import transfer_kind_label
+from jishi.ratings import selectors as ratings_selectors
+from jishi.ratings import services as ratings_services
+from jishi.ratings.models import ReviewStatus
 from jishi.shops import services as shop_services
 from jishi.shops.models import ViolationKind
 from jishi.shops.selectors import shop_list_public
@@ -56,6 +60,7 @@ from jishi.shops.selectors import shop_list_public
 PAGE_SIZE = 20
 PLATFORM, TRADE = gettext_lazy("Platform"), gettext_lazy("Trade")
 AFTERSALES = gettext_lazy("After-sales")
+RISK = gettext_lazy("Risk control and ratings")
 # (url name, label, permission, nav group)
 NAV_ITEMS = (
     ("home", gettext_lazy("Overview"), "console.view", PLATFORM),
@@ -66,6 +71,8 @@ NAV_ITEMS = (
     ("ledger", gettext_lazy("Ledger and reconciliation"), "ledger.view", TRADE),
     ("disputes", gettext_lazy("Arbitration"), "dispute.rule", AFTERSALES),
     ("violations", gettext_lazy("Violations"), "console.view", AFTERSALES),
+    ("ratings", gettext_lazy("Rating review"), "rating.review", RISK),
+    ("buyer_ratings", gettext_lazy("Buyer credit"), "rating.review", RISK),
 )
 VERIFICATION_TABS = (
     (VerificationStatus.PENDING, gettext_lazy("Pending")),
@@ -134,6 +141,10 @@ def home(request):
         "listed": catalog_selectors.product_list_for_console(status=ProductStatus.LISTED).count(),
         "categories": len(catalog_selectors.category_list_for_console()),
     }
+    can_review_ratings = operator_can(user, "rating.review")
+    if can_review_ratings:
+        counts = ratings_selectors.review_tab_counts(actor=user)
+        stats["ratings_pending"] = counts[ReviewStatus.PENDING]
     return console_render(
         request,
         "console/home.html",
@@ -144,6 +155,7 @@ def home(request):
             "can_moderate": operator_can(user, "product.moderate"),
             "can_ledger": operator_can(user, "ledger.view"),
             "can_rule": operator_can(user, "dispute.rule"),
+            "can_review_ratings": can_review_ratings,
         },
         active="home",
     )
@@ -896,4 +908,181 @@ def violations(request):
         },
         active="violations",
         status=400 if errors else 200,
+    )
+
+
+# --- risk control: the anti-brushing review of ratings, and buyers' credit ------------------
+
+RATING_PAGE_SIZE = 20
+REVIEW_TABS = (
+    (ReviewStatus.PENDING, pgettext_lazy("rating review tab", "To review")),
+    (ReviewStatus.CLEARED, pgettext_lazy("rating review tab", "Cleared")),
+    (ReviewStatus.VOIDED, pgettext_lazy("rating review tab", "Voided")),
+)
+# What each anti-brushing signal (ratings.services.brushing_flags) means, for the operator.
+FLAG_LABELS = {
+    "own_shop": gettext_lazy("The buyer is a member of the shop"),
+    "same_address": gettext_lazy("Delivery address same as a shop member's"),
+    "same_device": gettext_lazy("Same device as a shop member"),
+    "same_payment_source": gettext_lazy("Same payment source as a shop member"),
+    "new_accounts": gettext_lazy("Many orders from newly registered accounts"),
+    "quick_confirm": gettext_lazy("Receipt confirmed minutes after shipment"),
+    "tiny_price": gettext_lazy("Item price too low"),
+}
+# Why a rating adds no points to the rated party's credit.
+UNCOUNTED_LABELS = {
+    "same_item": gettext_lazy("same item by the same buyer within 14 days"),
+    "month_cap": gettext_lazy("the pair's 6 points this month are used up"),
+    "removed": gettext_lazy("removed by its author"),
+    "voided": gettext_lazy("voided by an operator"),
+}
+
+
+def flag_labels(flags: Any) -> list[dict[str, Any]]:
+    return [
+        {"code": code, "label": FLAG_LABELS.get(code, code)}
+        for code in (flags if isinstance(flags, list) else [])
+    ]
+
+
+def _rating_row(rating: Any) -> dict[str, Any]:
+    return {
+        "r": rating,
+        "flags": flag_labels(rating.flags),
+        "uncounted": UNCOUNTED_LABELS.get(rating.uncounted_reason, rating.uncounted_reason),
+    }
+
+
+@console_page("rating.review")
+def ratings(request):
+    tab = request.GET.get("tab", ReviewStatus.PENDING)
+    if tab not in dict(REVIEW_TABS):
+        tab = ReviewStatus.PENDING
+    qs = ratings_selectors.ratings_for_review(actor=request.user, status=tab)
+    qs = qs.select_related("shop__credit", "line")
+    if tab != ReviewStatus.PENDING:  # the latest decisions first; the queue oldest first
+        qs = qs.order_by("-reviewed_at", "-id")
+    counts = ratings_selectors.review_tab_counts(actor=request.user)
+    page = page_of(qs, request.GET.get("page"), page_size=RATING_PAGE_SIZE)
+    return console_render(
+        request,
+        "console/ratings.html",
+        {
+            "page": page,
+            "rows": [_rating_row(r) for r in page.object_list],
+            "tabs": [
+                {"tab": value, "label": label, "on": value == tab, "count": counts.get(value)}
+                for value, label in REVIEW_TABS
+            ],
+            "tab": tab,
+        },
+        active="ratings",
+    )
+
+
+def _rating_page(
+    request: Any,
+    rating: Any,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+):
+    user = request.user
+    order = rating.order
+    next_pending = (
+        ratings_selectors.ratings_for_review(actor=user, status=ReviewStatus.PENDING)
+        .exclude(pk=rating.pk)
+        .first()
+    )
+    return console_render(
+        request,
+        "console/rating_detail.html",
+        {
+            "rating": rating,
+            "row": _rating_row(rating),
+            "order": order,
+            "lines": list(order.lines.all()),
+            "phone_masked": phone_mask(order.phone),
+            "other_orders": ratings_selectors.orders_of_buyer_with_shop_for_console(
+                actor=user, buyer_id=rating.buyer_id, shop_id=rating.shop_id
+            ),
+            "can_void": rating.review_status != ReviewStatus.VOIDED,
+            "can_clear": rating.review_status == ReviewStatus.PENDING,
+            "errors": errors or {},
+            "values": values or {"decision": "", "reason": ""},
+            "next_pending": next_pending,
+            "now": clock.now(),
+        },
+        active="ratings",
+        status=status,
+    )
+
+
+@console_page("rating.review")
+def rating_detail(request, rating_id: int):
+    rating = ratings_selectors.rating_get_for_console(actor=request.user, rating_id=rating_id)
+    return _rating_page(request, rating)
+
+
+@require_POST
+@console_page("rating.review")
+def rating_review(request, rating_id: int):
+    rating = ratings_selectors.rating_get_for_console(actor=request.user, rating_id=rating_id)
+    values = {
+        "decision": request.POST.get("decision", ""),
+        "reason": request.POST.get("reason", ""),
+    }
+    try:
+        rating = ratings_services.rating_review(
+            operator=request.user,
+            rating_id=rating.pk,
+            decision=values["decision"],
+            reason=values["reason"],
+        )
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        if not exc.extra.get("fields"):  # decided already (e.g. by another operator)
+            flash_error(request, exc)
+            return redirect("console:rating", rating.pk)
+        errors = form_errors(exc)
+        if errors.get("reason") and exc.code == CoreError.FIELD_REQUIRED:
+            errors["reason"] = _("Give a reason for the decision; it is kept with the rating.")
+        rating = ratings_selectors.rating_get_for_console(actor=request.user, rating_id=rating.pk)
+        return _rating_page(request, rating, errors=errors, values=values, status=400)
+    if rating.review_status == ReviewStatus.VOIDED:
+        message = _(
+            "Rating %(rating)s (order %(order)s) is voided: it no longer counts toward "
+            "credit. The shop is told why."
+        )
+    else:
+        message = _("Rating %(rating)s (order %(order)s) is cleared: it counts as before.")
+    messages.success(request, message % {"rating": rating.pk, "order": rating.order_id})
+    return redirect("console:rating", rating.pk)
+
+
+BUYER_RATING_PAGE_SIZE = 30
+BUYER_SEARCH_LENGTH_MAX = 50
+
+
+@console_page("rating.review")
+def buyer_ratings(request):
+    q = request.GET.get("q", "")[:BUYER_SEARCH_LENGTH_MAX].strip()
+    buyer_id = _id_or_none(request.GET.get("buyer", ""))
+    qs = ratings_selectors.buyer_ratings_for_console(actor=request.user, q=q, buyer_id=buyer_id)
+    qs = qs.select_related("buyer__buyer_credit")
+    page = page_of(qs, request.GET.get("page"), page_size=BUYER_RATING_PAGE_SIZE)
+    buyer = None
+    if buyer_id is not None:
+        buyer = {
+            "id": buyer_id,
+            "name": next((r.buyer.username for r in page.object_list), ""),
+            "summary": ratings_selectors.buyer_rating_summary(user_id=buyer_id),
+        }
+    return console_render(
+        request,
+        "console/buyer_ratings.html",
+        {"page": page, "q": q, "buyer": buyer},
+        active="buyer_ratings",
     )

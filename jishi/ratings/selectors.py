@@ -4,7 +4,7 @@ buyer's and seller's rating pages, the quality score, and the operators' queues.
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from jishi.accounts.models import User
 from jishi.accounts.permissions import operator_require
@@ -329,14 +329,53 @@ def review_tab_counts(*, actor: User) -> dict[str, int]:
     }
 
 
-def buyer_ratings_for_console(*, actor: User, q: str = "") -> QuerySet[Rating]:
-    """Sellers' ratings of buyers, to spot malicious buyers: the negative ones first."""
+def buyer_ratings_for_console(
+    *, actor: User, q: str = "", buyer_id: int | None = None
+) -> QuerySet[Rating]:
+    """Sellers' ratings of buyers, to spot malicious buyers: the negative ones first;
+    ``q`` matches the buyer's or the shop's name, ``buyer_id`` keeps one buyer's."""
     operator_require(actor, "rating.review")
     qs = Rating.objects.filter(role=RatingRole.SELLER).select_related("buyer", "shop", "product")
     q = (q or "").strip()[:150]
     if q:
         qs = qs.filter(Q(buyer__username__icontains=q) | Q(shop__name__icontains=q))
+    if buyer_id is not None:
+        qs = qs.filter(buyer_id=buyer_id)
     return qs.order_by("score", "-created_at", "-id")
+
+
+def rating_get_for_console(*, actor: User, rating_id: Any) -> Rating:
+    """Any rating, flagged or not, for the review page (an operator may void any rating)."""
+    operator_require(actor, "rating.review")
+    rating = (
+        Rating.objects.filter(pk=_id(rating_id))
+        .select_related("shop__credit", "shop__owner", "buyer", "author", "product", "line")
+        .select_related("order", "reviewed_by")
+        .prefetch_related("images")
+        .first()
+    )
+    if rating is None:
+        raise NotFound(message=_rating_not_found())
+    return rating
+
+
+def orders_of_buyer_with_shop_for_console(
+    *, actor: User, buyer_id: int, shop_id: int, limit: int = 50
+) -> list[Order]:
+    """The buyer's orders with the shop, newest first, each with its buyer-side ratings
+    (``order.buyer_ratings``): what the review page shows to judge a pattern."""
+    operator_require(actor, "rating.review")
+    return list(
+        Order.objects.filter(buyer_id=buyer_id, shop_id=shop_id)
+        .prefetch_related(
+            Prefetch(
+                "ratings",
+                queryset=Rating.objects.filter(role=RatingRole.BUYER).order_by("id"),
+                to_attr="buyer_ratings",
+            )
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def buyer_rating_summary(*, user_id: int) -> dict[str, Any]:

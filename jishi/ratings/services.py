@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from jishi.accounts.models import Address, BankCard, User
 from jishi.accounts.notifications import notify
 from jishi.accounts.permissions import operator_require
-from jishi.aftersales.models import Dispute, DisputeStatus, RefundCase, RefundStatus
+from jishi.aftersales.models import Dispute, DisputeStatus, RefundCase, RefundKind, RefundStatus
 from jishi.aftersales.selectors import shop_violation_points
 from jishi.core import clock
 from jishi.core.audit import audit_record
@@ -46,7 +46,7 @@ from jishi.ratings.models import (
     ShopQuality,
 )
 from jishi.shops.models import Shop, ShopStaff
-from jishi.shops.permissions import shop_require
+from jishi.shops.permissions import membership_of, role_can, shop_require
 
 DSR_FIELDS = ("item", "service", "logistics")
 SCORE_WORDS = {"positive": Score.POSITIVE, "neutral": Score.NEUTRAL, "negative": Score.NEGATIVE}
@@ -512,18 +512,48 @@ def _rating_lock(rating_id: Any, **owner: Any) -> tuple[Rating, ShopCredit | Buy
     return rating, credit
 
 
+def rating_changeable(rating: Rating) -> bool:
+    """A neutral or negative rating can be changed or removed once, within 30 days."""
+    limit = timedelta(seconds=rule("rating_change_seconds"))
+    return (
+        rating.score != Score.POSITIVE
+        and not rating.is_default
+        and rating.changed_at is None
+        and rating.removed_at is None
+        and clock.now() <= rating.created_at + limit
+    )
+
+
+def rating_may_change(rating: Rating, user: Any) -> bool:
+    """Whether ``user`` is the rater: the buyer of their own rating, or staff who may rate
+    of the shop whose rating of a buyer it is."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    if rating.role == RatingRole.BUYER:
+        return rating.buyer_id == user.pk
+    membership = membership_of(user)
+    return (
+        membership is not None
+        and membership.shop_id == rating.shop_id
+        and role_can(membership.role, "rating.reply")
+    )
+
+
 @transaction.atomic
 def rating_change(*, actor: User, rating_id: Any, to: str) -> Rating:
-    """Its author changes a neutral or negative rating to positive (``to="positive"``) or
-    removes it (``to="remove"``), once, within 30 days of writing it."""
-    rating, credit = _rating_lock(rating_id, author=actor)
-    limit = timedelta(seconds=rule("rating_change_seconds"))
-    if (
-        rating.score == Score.POSITIVE
-        or rating.changed_at is not None
-        or rating.removed_at is not None
-        or clock.now() > rating.created_at + limit
-    ):
+    """The rater changes a neutral or negative rating to positive (``to="positive"``) or
+    removes it (``to="remove"``), once, within 30 days of writing it. The rater is the buyer
+    for their own ratings, and the shop (staff who may rate) for its ratings of buyers."""
+    rating_id = rating_id if str(rating_id).isdecimal() and len(str(rating_id)) < 19 else None
+    own = Rating.objects.filter(pk=rating_id, role=RatingRole.BUYER, buyer_id=actor.pk)
+    if own.exists():
+        rating, credit = _rating_lock(rating_id, role=RatingRole.BUYER, buyer_id=actor.pk)
+    else:
+        if membership_of(actor) is None:  # neither their rating nor their shop's
+            raise NotFound(message=_("Rating not found."))
+        membership = shop_require(actor, "rating.reply")
+        rating, credit = _rating_lock(rating_id, role=RatingRole.SELLER, shop_id=membership.shop_id)
+    if not rating_changeable(rating):
         raise DomainError(
             RatingError.CHANGE_NOT_ALLOWED,
             _(
@@ -669,12 +699,13 @@ def device_record(*, user: User, fingerprint: str) -> None:
 
 # --- the shop quality score -------------------------------------------------------------------
 
+# Weights out of 100; a part without data is left out and the others are scaled up.
 QUALITY_WEIGHTS = {
-    "dsr": 30,
+    "dsr": 25,
     "refund_rate": 20,
     "dispute_rate": 15,
     "shipping_speed": 15,
-    "violations": 20,
+    "violations": 15,
     "response_time": 10,  # from customer-service chat, when it exists
 }
 QUALITY_DAYS = 30
@@ -701,9 +732,13 @@ def quality_parts(*, shop_id: int, now: datetime | None = None) -> dict[str, dic
     paid = Order.objects.filter(shop_id=shop_id, paid_at__gte=since)
     paid_count = paid.count()
     if paid_count:
-        refunds = RefundCase.objects.filter(
-            shop_id=shop_id, status=RefundStatus.SUCCESS, finished_at__gte=since
-        ).count()
+        refunds = (  # an exchange is not a refund
+            RefundCase.objects.filter(
+                shop_id=shop_id, status=RefundStatus.SUCCESS, finished_at__gte=since
+            )
+            .exclude(kind=RefundKind.EXCHANGE)
+            .count()
+        )
         refund_rate = refunds / paid_count
         parts["refund_rate"] = {
             "value": round(refund_rate, 4),

@@ -31,6 +31,8 @@ NAV_ITEMS: tuple[tuple[str, Any, str | None, Any], ...] = (
     ("home", gettext_lazy("Dashboard"), None, gettext_lazy("Overview")),
     ("orders", gettext_lazy("Sold orders"), "order.view", gettext_lazy("Trade")),
     ("aftersales", gettext_lazy("After-sales"), "order.view", gettext_lazy("Trade")),
+    ("ratings", gettext_lazy("Ratings"), "order.view", gettext_lazy("Trade")),
+    ("quality", gettext_lazy("Shop quality score"), "shop.view", gettext_lazy("Trade")),
     ("shipping", gettext_lazy("Shipping templates"), "shop.edit", gettext_lazy("Logistics")),
     ("products", gettext_lazy("My products"), "product.view", gettext_lazy("Products")),
     ("product_new", gettext_lazy("Add a product"), "product.edit", gettext_lazy("Products")),

@@ -116,6 +116,28 @@ AUTHENTICATED = [
     ("post", "/aftersales/console/orders/1/advance"),
     ("get", "/aftersales/console/violations"),
     ("post", "/aftersales/console/violations"),
+    ("get", "/ratings/orders/1"),
+    ("post", "/ratings/orders/1"),
+    ("post", "/ratings/orders/1/with-images"),
+    ("get", "/ratings/mine"),
+    ("get", "/ratings/about-me"),
+    ("get", "/ratings/about-me/summary"),
+    ("get", "/ratings/to-rate"),
+    ("post", "/ratings/1/change"),
+    ("post", "/ratings/1/followup"),
+    ("post", "/ratings/1/followup/with-images"),
+    ("get", "/ratings/seller/ratings"),
+    ("get", "/ratings/seller/to-rate"),
+    ("get", "/ratings/seller/orders/1"),
+    ("post", "/ratings/seller/orders/1"),
+    ("post", "/ratings/seller/ratings/1/reply"),
+    ("post", "/ratings/seller/ratings/1/change"),
+    ("get", "/ratings/seller/quality"),
+    ("get", "/ratings/console/reviews"),
+    ("get", "/ratings/console/review-counts"),
+    ("get", "/ratings/console/ratings/1"),
+    ("post", "/ratings/console/ratings/1/review"),
+    ("get", "/ratings/console/buyer-ratings"),
 ]
 
 PUBLIC = [
@@ -127,6 +149,10 @@ PUBLIC = [
     ("get", "/catalog/categories"),
     ("get", "/catalog/products"),
     ("get", "/catalog/products/1"),
+    ("get", "/ratings/shops/1/summary"),
+    ("get", "/ratings/shops/1/reviews"),
+    ("get", "/ratings/products/1/reviews"),
+    ("get", "/ratings/products/1/review-counts"),
     ("post", "/payments/callbacks/{}"),  # a channel's name, e.g. sandbox
 ]
 
